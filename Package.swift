@@ -1,0 +1,120 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Every target of ours is built in Swift 6 mode and refuses warnings, so "no warnings" is enforced by
+/// the compiler instead of by review.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "gigachatd",
+    products: [
+        .executable(name: "gigachatd", targets: ["gigachatd"]),
+        .executable(name: "gigachatctl", targets: ["gigachatctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C shims: one small target per C library, real functions in a .c file.
+        .target(
+            name: "CCurl",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        .target(
+            name: "CSystemd",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("systemd")]
+        ),
+
+        // The wire protocol shared by daemon and client: JSON, JSON-RPC messages, framing, socket path.
+        // No I/O and no Foundation, so the client stays small and starts fast.
+        .target(
+            name: "GigaChatProtocol",
+            swiftSettings: strict
+        ),
+
+        // HTTP over libcurl: one curl multi handle on its own thread, transfers as async sequences.
+        // Knows nothing about GigaChat.
+        .target(
+            name: "CurlHTTP",
+            dependencies: ["CCurl"],
+            swiftSettings: strict
+        ),
+
+        // The GigaChat REST API client: configuration, token, requests, SSE.
+        .target(
+            name: "GigaChatAPI",
+            dependencies: [
+                "CurlHTTP",
+                "GigaChatProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The daemon: socket server, connections, dispatch, systemd glue.
+        .target(
+            name: "GigaChatDaemon",
+            dependencies: [
+                "CSystemd",
+                "GigaChatAPI",
+                "GigaChatProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .executableTarget(
+            name: "gigachatd",
+            dependencies: [
+                "GigaChatDaemon",
+                "GigaChatAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "gigachatctl",
+            dependencies: [
+                "GigaChatProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(
+            name: "GigaChatProtocolTests",
+            dependencies: ["GigaChatProtocol"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CurlHTTPTests",
+            dependencies: ["CurlHTTP"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "GigaChatAPITests",
+            dependencies: ["GigaChatAPI", "GigaChatProtocol"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "GigaChatDaemonTests",
+            dependencies: [
+                "GigaChatDaemon",
+                "GigaChatProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)

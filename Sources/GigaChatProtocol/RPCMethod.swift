@@ -1,0 +1,28 @@
+/// Method and notification names of the protocol (docs/PROTOCOL.md).
+public enum RPCMethod {
+    public static let chat = "chat"
+    public static let status = "status"
+    public static let cancel = "cancel"
+    public static let models = "models"
+    public static let modelsGet = "models.get"
+    public static let embeddings = "embeddings"
+    public static let tokensCount = "tokens.count"
+    public static let balance = "balance"
+    public static let filesUpload = "files.upload"
+    public static let filesList = "files.list"
+    public static let filesGet = "files.get"
+    public static let filesDelete = "files.delete"
+    public static let conversationsList = "conversations.list"
+    public static let conversationsShow = "conversations.show"
+    public static let conversationsDelete = "conversations.delete"
+
+    /// Notification carrying one streamed piece of a chat reply: {"id", "content"} (+ "function_call").
+    public static let chatDelta = "chat.delta"
+}
+
+/// Protocol-level constants shared by daemon and client.
+public enum ProtocolDefaults {
+    /// Longest request line the daemon accepts unless GIGACHATD_MAX_LINE_BYTES says otherwise.
+    public static let maxLineBytes = 8 * 1024 * 1024
+    public static let maxLineBytesEnvironmentKey = "GIGACHATD_MAX_LINE_BYTES"
+}

@@ -1,0 +1,123 @@
+import GigaChatProtocol
+
+/// One streamed piece of a chat reply, as the daemon forwards it.
+public struct ChatDelta: Sendable, Equatable {
+    public var index: Int
+    public var content: String
+    public var role: String?
+    public var functionCall: JSONValue?
+    public var reasoningContent: String?
+    public var finishReason: String?
+
+    /// Whether there is anything worth sending to the client.
+    public var isEmpty: Bool {
+        content.isEmpty && functionCall == nil && (reasoningContent ?? "").isEmpty && finishReason == nil
+    }
+}
+
+/// Folds a v1 chat stream's chunks into GigaChat's non-stream response shape, so a streaming client ends
+/// with exactly what a non-streaming one gets (choices[].message.content is the whole text).
+public struct ChatStreamAccumulator: Sendable {
+    private struct Choice: Sendable {
+        var role = "assistant"
+        var content = ""
+        var reasoning = ""
+        var functionCall: JSONValue?
+        var functionsStateID: JSONValue?
+        var finishReason: String?
+    }
+
+    private var choices: [Int: Choice] = [:]
+    private var model: JSONValue?
+    private var created: JSONValue?
+    private var object: JSONValue?
+    private var usage: JSONValue?
+    public private(set) var sawDone = false
+    public private(set) var chunkCount = 0
+
+    public init() {}
+
+    /// Takes one SSE event; returns the deltas it carries (empty for [DONE] or a chunk with nothing new).
+    public mutating func consume(_ event: SSEEvent) throws(APIError) -> [ChatDelta] {
+        if event.isDone {
+            sawDone = true
+            return []
+        }
+        let chunk: JSONValue
+        do {
+            chunk = try JSONValue(parsing: event.data)
+        } catch {
+            throw APIError(.malformed, "the API sent a stream chunk that is not valid JSON (\(error.message))", partial: result)
+        }
+        guard case .object(let fields) = chunk else {
+            throw APIError(.malformed, "the API sent a stream chunk that is not a JSON object", partial: result)
+        }
+        chunkCount += 1
+        if let value = fields["model"] { model = value }
+        if let value = fields["created"] { created = value }
+        if let value = fields["object"] { object = value }
+        if let value = fields["usage"], !value.isNull { usage = value }
+        guard let list = fields["choices"]?.arrayValue else {
+            if fields["message"] != nil || fields["status"] != nil {
+                let message = fields["message"]?.stringValue ?? "unknown error"
+                throw APIError(.http, "the API reported an error in the stream: \(message)", status: fields["status"]?.intValue.map { Int($0) }, partial: result)
+            }
+            return []
+        }
+        var deltas: [ChatDelta] = []
+        for entry in list {
+            let index = entry["index"]?.intValue.map { Int($0) } ?? 0
+            var choice = choices[index] ?? Choice()
+            let delta = entry["delta"] ?? entry["message"] ?? .object([:])
+            var piece = ChatDelta(index: index, content: "")
+            if let role = delta["role"]?.stringValue {
+                choice.role = role
+                piece.role = role
+            }
+            if let content = delta["content"]?.stringValue {
+                choice.content += content
+                piece.content = content
+            }
+            if let reasoning = delta["reasoning_content"]?.stringValue {
+                choice.reasoning += reasoning
+                piece.reasoningContent = reasoning
+            }
+            if let call = delta["function_call"], !call.isNull {
+                choice.functionCall = call
+                piece.functionCall = call
+            }
+            if let state = delta["functions_state_id"], !state.isNull { choice.functionsStateID = state }
+            if let reason = entry["finish_reason"]?.stringValue {
+                choice.finishReason = reason
+                piece.finishReason = reason
+            }
+            choices[index] = choice
+            if !piece.isEmpty { deltas.append(piece) }
+        }
+        return deltas
+    }
+
+    /// The reply so far in non-stream shape.
+    public var result: JSONValue {
+        var list: [JSONValue] = []
+        for index in choices.keys.sorted() {
+            guard let choice = choices[index] else { continue }
+            var message: JSONObject = ["role": .string(choice.role), "content": .string(choice.content)]
+            if !choice.reasoning.isEmpty { message["reasoning_content"] = .string(choice.reasoning) }
+            if let call = choice.functionCall { message["function_call"] = call }
+            if let state = choice.functionsStateID { message["functions_state_id"] = state }
+            var entry: JSONObject = ["index": .int(Int64(index)), "message": .object(message)]
+            if let reason = choice.finishReason { entry["finish_reason"] = .string(reason) }
+            list.append(.object(entry))
+        }
+        var object: JSONObject = ["choices": .array(list)]
+        if let created { object["created"] = created }
+        if let model { object["model"] = model }
+        object["object"] = self.object ?? "chat.completion"
+        if let usage { object["usage"] = usage }
+        return .object(object)
+    }
+
+    /// Whether any choice reached a finish_reason.
+    public var finished: Bool { choices.values.contains { $0.finishReason != nil } }
+}

@@ -1,0 +1,427 @@
+import CurlHTTP
+import Foundation
+import GigaChatProtocol
+import Logging
+
+/// Talks to the GigaChat REST API for the daemon: queues behind the upstream limit, authenticates,
+/// retries what is safe to retry, and turns every failure into an `APIError`.
+public final class GigaChatClient: Sendable {
+    public let configuration: Configuration
+    public let tokens: TokenManager
+    public let limiter: UpstreamLimiter
+    private let engine: CurlEngine
+    private let tls: TLSOptions
+    private let logger: Logger
+
+    /// Largest non-streamed body accepted from the API.
+    static let maxBodyBytes = 64 * 1024 * 1024
+    /// Largest error body read for its message.
+    static let maxErrorBodyBytes = 64 * 1024
+
+    /// - Parameters:
+    ///   - limiter: shared across configuration reloads, so the upstream limit holds throughout.
+    public init(configuration: Configuration, engine: CurlEngine, limiter: UpstreamLimiter, logger: Logger) throws(ConfigurationError) {
+        self.configuration = configuration
+        self.engine = engine
+        self.limiter = limiter
+        self.logger = logger
+        let tls = TLSOptions(
+            caBundlePEM: try TrustStore.pemBundle(for: configuration),
+            clientCertificatePath: configuration.certFile,
+            clientKeyPath: configuration.keyFile,
+            clientKeyPassword: configuration.keyFilePassword?.exposedValue
+        )
+        self.tls = tls
+
+        let preissued = configuration.accessToken.map {
+            AccessToken(value: $0, expiresAtMilliseconds: 0, receivedAtMilliseconds: TokenManager.nowMilliseconds())
+        }
+        var fetch: TokenManager.Fetch?
+        switch (configuration.credentials, configuration.user, configuration.password) {
+        case (let key?, _, _):
+            let request = Self.oauthRequest(configuration: configuration, key: key, tls: tls)
+            fetch = { () async throws(APIError) -> AccessToken in
+                try await Self.fetchToken(engine: engine, request: request, what: "OAuth endpoint")
+            }
+        case (nil, let user?, let password?):
+            let request = Self.passwordRequest(configuration: configuration, user: user, password: password, tls: tls)
+            fetch = { () async throws(APIError) -> AccessToken in
+                try await Self.fetchToken(engine: engine, request: request, what: "token endpoint")
+            }
+        default:
+            fetch = nil
+        }
+        self.tokens = TokenManager(
+            preissued: preissued,
+            fetch: fetch,
+            bufferMilliseconds: configuration.tokenExpiryBufferMilliseconds,
+            logger: logger
+        )
+    }
+
+    // MARK: Calls
+
+    /// A call whose answer is one JSON document.
+    public func send(_ call: APICall) async throws(APIError) -> JSONValue {
+        try await perform(call) { head, iterator in
+            let body = try await Self.readBody(&iterator, limit: Self.maxBodyBytes, streamingStarted: false)
+            guard let json = try? JSONValue(parsing: body) else {
+                throw APIError(.malformed, "the API answered \(call.path) with something that is not JSON", status: head.status)
+            }
+            return json
+        }
+    }
+
+    /// A chat completion. With `"stream": true` in `body`, `onDelta` receives the reply as it arrives;
+    /// either way the result is GigaChat's non-stream response shape.
+    public func chat(
+        _ body: JSONObject,
+        sessionID: String?,
+        onDelta: @escaping @Sendable ([ChatDelta]) async throws -> Void
+    ) async throws(APIError) -> JSONValue {
+        var body = body
+        if body["model"] == nil { body["model"] = .string(configuration.model) }
+        if body["profanity_check"] == nil, let profanity = configuration.profanityCheck { body["profanity_check"] = .bool(profanity) }
+        if body["flags"] == nil, let flags = configuration.flags { body["flags"] = .array(flags.map(JSONValue.string)) }
+        let streaming = body["stream"]?.boolValue ?? false
+        var headers: [(name: String, value: String)] = []
+        if let sessionID { headers.append(("X-Session-ID", sessionID)) }
+        let call = APICall(.post, "/chat/completions", body: .json(.object(body)), headers: headers, streaming: streaming)
+        guard streaming else { return try await send(call) }
+        return try await perform(call) { head, iterator in
+            try await Self.readChatStream(head: head, iterator: &iterator, onDelta: onDelta)
+        }
+    }
+
+    // MARK: The request cycle
+
+    /// Runs `call` holding an upstream slot, with the token, 401 refresh-and-retry-once, and bounded
+    /// retries of 429/5xx/connection failures that happen before any reply byte was used.
+    ///
+    /// `consume` reads a 2xx reply. It throws a raw `CurlError` only while it has passed nothing on,
+    /// which is what makes a retry safe; once it has, it throws `APIError` with the partial reply.
+    func perform<T: Sendable>(
+        _ call: APICall,
+        consume: (HTTPResponseHead, inout HTTPTransfer.AsyncIterator) async throws -> T
+    ) async throws(APIError) -> T {
+        do {
+            try await limiter.acquire()
+        } catch {
+            throw APIError(.cancelled, "request cancelled while waiting for its turn")
+        }
+        defer { Task { await limiter.release() } }
+
+        var attempt = 0
+        var refreshedAfter401 = false
+        while true {
+            let token = try await tokens.token()
+            if token == nil, configuration.authentication == .none, configuration.certFile == nil {
+                throw APIError(
+                    .notConfigured,
+                    "gigachatd has no credentials: set GIGACHAT_CREDENTIALS (or GIGACHAT_USER/GIGACHAT_PASSWORD, GIGACHAT_ACCESS_TOKEN) and reload"
+                )
+            }
+            var iterator = engine.perform(request(for: call, token: token)).makeAsyncIterator()
+            var retryDelay: Double?
+            var retryAfterHint: Double?
+            do {
+                guard case .head(let head)? = try await iterator.next() else {
+                    throw APIError(.malformed, "the API closed the connection without a response")
+                }
+                if head.status == 401, !refreshedAfter401, tokens.canRefresh, let token {
+                    refreshedAfter401 = true
+                    await tokens.invalidate(token)
+                    logger.info("API answered 401; refreshing the token and retrying once", metadata: ["path": "\(call.path)"])
+                    continue
+                }
+                if (200..<300).contains(head.status) {
+                    return try await consume(head, &iterator)
+                }
+                let errorBody = (try? await Self.readBody(&iterator, limit: Self.maxErrorBodyBytes, streamingStarted: false)) ?? []
+                let message = ErrorBody.message(status: head.status, body: errorBody)
+                let retryAfter = head.header("Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+                retryAfterHint = retryAfter
+                if configuration.retryOnStatusCodes.contains(head.status), attempt < configuration.maxRetries {
+                    if head.status == 429, let retryAfter {
+                        guard retryAfter <= configuration.maxRetryAfterSeconds else {
+                            throw APIError(
+                                .rateLimited,
+                                "GigaChat rate limit: the API asks to wait \(Self.format(retryAfter)) s, more than the \(Self.format(configuration.maxRetryAfterSeconds)) s gigachatd waits (GIGACHATD_MAX_RETRY_AFTER): \(message)",
+                                status: 429, retryAfter: retryAfter
+                            )
+                        }
+                        retryDelay = retryAfter
+                    } else {
+                        retryDelay = backoff(attempt: attempt)
+                    }
+                    logger.notice("API answered \(head.status); retrying", metadata: ["path": "\(call.path)", "attempt": "\(attempt + 1)"])
+                } else {
+                    throw Self.statusError(status: head.status, message: message, retryAfter: retryAfter)
+                }
+            } catch let error as CurlError {
+                if error.kind == .cancelled { throw APIError(.cancelled, "request cancelled") }
+                let retryable: Bool
+                switch error.kind {
+                case .couldNotConnect, .connectionReset, .recvError, .sendError: retryable = true
+                default: retryable = false
+                }
+                guard retryable, attempt < configuration.maxRetries else { throw transportError(error) }
+                retryDelay = backoff(attempt: attempt)
+                logger.notice("API connection failed; retrying", metadata: ["path": "\(call.path)", "error": "\(error.message)"])
+            } catch let error as APIError {
+                throw error
+            } catch {
+                throw APIError(.malformed, "unexpected failure: \(error)")
+            }
+            attempt += 1
+            guard let retryDelay else { continue }
+            do {
+                try await Task.sleep(for: .seconds(retryDelay))
+            } catch {
+                throw APIError(.cancelled, "request cancelled while waiting to retry", retryAfter: retryAfterHint)
+            }
+        }
+    }
+
+    /// SDK-style backoff: factor·2^attempt plus jitter, capped.
+    private func backoff(attempt: Int) -> Double {
+        let base = configuration.retryBackoffFactor * pow(2, Double(attempt))
+        return min(base + Double.random(in: 0...max(0.05, configuration.retryBackoffFactor)), 10)
+    }
+
+    private static func format(_ seconds: Double) -> String {
+        seconds.rounded() == seconds ? String(Int(seconds)) : String(seconds)
+    }
+
+    static func statusError(status: Int, message: String, retryAfter: Double?) -> APIError {
+        switch status {
+        case 401:
+            return APIError(.authentication, "GigaChat rejected the access token: \(message)", status: status)
+        case 429:
+            return APIError(.rateLimited, "GigaChat rate limit: \(message)", status: status, retryAfter: retryAfter)
+        default:
+            return APIError(.http, "GigaChat API error: \(message)", status: status, retryAfter: retryAfter)
+        }
+    }
+
+    func transportError(_ error: CurlError, partial: JSONValue? = nil) -> APIError {
+        Self.transportError(error, timeoutSeconds: configuration.timeoutSeconds, partial: partial)
+    }
+
+    static func transportError(_ error: CurlError, timeoutSeconds: Double, partial: JSONValue? = nil) -> APIError {
+        let suffix = partial == nil ? "" : "; the reply is partial"
+        switch error.kind {
+        case .cancelled:
+            return APIError(.cancelled, "request cancelled")
+        case .timedOut:
+            return APIError(
+                .timedOut,
+                "GigaChat API did not answer for \(format(timeoutSeconds)) s (GIGACHAT_TIMEOUT)\(suffix)",
+                partial: partial
+            )
+        case .tlsVerification, .tlsOther:
+            return APIError(
+                .tls,
+                "TLS failure talking to GigaChat: \(error.message). gigachatd trusts the system store and the Russian Trusted Root CA; "
+                    + "add another CA with GIGACHAT_CA_BUNDLE_FILE",
+                partial: partial
+            )
+        case .couldNotConnect:
+            return APIError(.unavailable, "cannot reach GigaChat: \(error.message)", partial: partial)
+        default:
+            if partial != nil {
+                return APIError(.truncated, "the connection to GigaChat broke off mid-reply (\(error.message))\(suffix)", partial: partial)
+            }
+            return APIError(.unavailable, "connection to GigaChat failed: \(error.message)")
+        }
+    }
+
+    // MARK: Requests
+
+    private func request(for call: APICall, token: AccessToken?) -> HTTPRequest {
+        var headers: [(name: String, value: String)] = [("User-Agent", Configuration.userAgent)]
+        if let token { headers.append(("Authorization", "Bearer \(token.value.exposedValue)")) }
+        var body = HTTPRequest.Body.none
+        switch call.body {
+        case .none:
+            break
+        case .json(let json):
+            var bytes: [UInt8] = []
+            json.write(into: &bytes)
+            body = .bytes(bytes)
+            headers.append(("Content-Type", "application/json"))
+        case .multipart(let parts):
+            body = .multipart(parts)
+        }
+        if call.streaming {
+            headers.append(("Accept", "text/event-stream"))
+            headers.append(("Cache-Control", "no-store"))
+        } else {
+            headers.append(("Accept", "application/json"))
+        }
+        headers.append(contentsOf: call.headers)
+        return HTTPRequest(
+            method: call.method,
+            url: configuration.url(path: call.path),
+            headers: headers,
+            body: body,
+            tls: tls,
+            timeoutSeconds: configuration.timeoutSeconds
+        )
+    }
+
+    private static func oauthRequest(configuration: Configuration, key: Secret, tls: TLSOptions) -> HTTPRequest {
+        let scope = configuration.scope.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? configuration.scope
+        return HTTPRequest(
+            method: .post,
+            url: configuration.authURL,
+            headers: [
+                // The OAuth endpoint wants Basic with the key as issued; the seed's Bearer was wrong.
+                ("Authorization", "Basic \(key.exposedValue)"),
+                ("RqUID", UUID().uuidString.lowercased()),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Accept", "application/json"),
+                ("User-Agent", Configuration.userAgent),
+            ],
+            body: .bytes(Array("scope=\(scope)".utf8)),
+            tls: tls,
+            timeoutSeconds: configuration.timeoutSeconds
+        )
+    }
+
+    private static func passwordRequest(configuration: Configuration, user: String, password: Secret, tls: TLSOptions) -> HTTPRequest {
+        let basic = Data("\(user):\(password.exposedValue)".utf8).base64EncodedString()
+        return HTTPRequest(
+            method: .post,
+            url: configuration.passwordTokenURL,
+            headers: [
+                ("Authorization", "Basic \(basic)"),
+                ("Accept", "application/json"),
+                ("User-Agent", Configuration.userAgent),
+            ],
+            body: .bytes([]),
+            tls: tls,
+            timeoutSeconds: configuration.timeoutSeconds
+        )
+    }
+
+    private static func fetchToken(engine: CurlEngine, request: HTTPRequest, what: String) async throws(APIError) -> AccessToken {
+        var request = request
+        if let index = request.headers.firstIndex(where: { $0.name == "RqUID" }) {
+            request.headers[index].value = UUID().uuidString.lowercased()  // a fresh one per call, as required
+        }
+        var iterator = engine.perform(request).makeAsyncIterator()
+        do {
+            guard case .head(let head)? = try await iterator.next() else {
+                throw APIError(.malformed, "the \(what) closed the connection without a response")
+            }
+            let body = try await readBody(&iterator, limit: maxErrorBodyBytes, streamingStarted: false)
+            guard head.status == 200 else {
+                let message = ErrorBody.message(status: head.status, body: body)
+                if head.status == 401 || head.status == 403 {
+                    throw APIError(
+                        .authentication,
+                        "the \(what) rejected the credentials: \(message) (check GIGACHAT_CREDENTIALS and GIGACHAT_SCOPE)",
+                        status: head.status
+                    )
+                }
+                throw APIError(.http, "the \(what) failed: \(message)", status: head.status)
+            }
+            return try AccessToken.parse(body, nowMilliseconds: TokenManager.nowMilliseconds())
+        } catch let error as APIError {
+            throw error
+        } catch let error as CurlError {
+            if error.kind == .cancelled { throw APIError(.cancelled, "token request cancelled") }
+            var apiError = transportError(error, timeoutSeconds: request.timeoutSeconds)
+            apiError.message = "cannot get an access token from the \(what) (\(request.url)): \(apiError.message)"
+            throw apiError
+        } catch {
+            throw APIError(.malformed, "unexpected failure fetching a token: \(error)")
+        }
+    }
+
+    // MARK: Reading replies
+
+    /// Reads the rest of a body; throws CurlError on transfer failure.
+    static func readBody(_ iterator: inout HTTPTransfer.AsyncIterator, limit: Int, streamingStarted: Bool) async throws -> [UInt8] {
+        var body: [UInt8] = []
+        while let event = try await iterator.next() {
+            if case .body(let bytes) = event {
+                body.append(contentsOf: bytes)
+                if body.count > limit {
+                    throw APIError(.malformed, "the API's reply is larger than \(limit) bytes")
+                }
+            }
+        }
+        return body
+    }
+
+    static func readChatStream(
+        head: HTTPResponseHead,
+        iterator: inout HTTPTransfer.AsyncIterator,
+        onDelta: @Sendable ([ChatDelta]) async throws -> Void
+    ) async throws -> JSONValue {
+        let contentType = head.header("Content-Type")?.lowercased() ?? ""
+        if contentType.hasPrefix("application/json") {
+            // Some gateways ignore stream:true; pass the whole answer on as one delta.
+            let body = try await readBody(&iterator, limit: maxBodyBytes, streamingStarted: false)
+            guard let json = try? JSONValue(parsing: body) else {
+                throw APIError(.malformed, "the API answered a streaming chat with invalid JSON", status: head.status)
+            }
+            if let content = json["choices"]?[0]?["message"]?["content"]?.stringValue, !content.isEmpty {
+                try await onDelta([ChatDelta(index: 0, content: content)])
+            }
+            return json
+        }
+        var parser = SSEParser()
+        var accumulator = ChatStreamAccumulator()
+        var delivered = false
+        func handle(_ events: [SSEEvent]) async throws {
+            for event in events where !accumulator.sawDone {
+                let deltas = try accumulator.consume(event)
+                if !deltas.isEmpty {
+                    delivered = true
+                    do {
+                        try await onDelta(deltas)
+                    } catch {
+                        throw APIError(.cancelled, "the client went away")
+                    }
+                }
+            }
+        }
+        do {
+            while let event = try await iterator.next() {
+                guard case .body(let bytes) = event else { continue }
+                do {
+                    try await handle(try parser.feed(bytes))
+                } catch let error as SSEParseError {
+                    throw APIError(.malformed, "the API sent a malformed event stream: \(error.message)", partial: accumulator.result)
+                }
+            }
+            try await handle(try parser.finish())
+        } catch let error as CurlError {
+            // Nothing passed on yet: the caller may retry safely. Otherwise the reply is partial.
+            if !delivered, accumulator.chunkCount == 0 { throw error }
+            throw APIError(.truncated, "the reply broke off: \(error.message); the text so far is partial",
+                           partial: accumulator.result).withKind(error.kind == .timedOut ? .timedOut : .truncated)
+        } catch let error as SSEParseError {
+            throw APIError(.malformed, "the API sent a malformed event stream: \(error.message)", partial: accumulator.result)
+        }
+        guard accumulator.sawDone else {
+            throw APIError(
+                .truncated,
+                "the reply ended without [DONE]: the stream was cut off and the text is partial",
+                partial: accumulator.result
+            )
+        }
+        return accumulator.result
+    }
+}
+
+extension APIError {
+    func withKind(_ kind: Kind) -> APIError {
+        var copy = self
+        copy.kind = kind
+        return copy
+    }
+}

@@ -1,0 +1,65 @@
+import GigaChatAPI
+import GigaChatProtocol
+
+/// `chat`: params are GigaChat's chat body, passed through; streamed replies go out as chat.delta
+/// notifications and end with one result in the non-stream shape.
+struct ChatMethod: Sendable {
+    /// Params the daemon consumes itself instead of passing them to the API.
+    static let daemonParams: Set<String> = ["session_id", "conversation"]
+
+    let upstream: UpstreamService
+
+    func callAsFunction(_ params: Params, context: RequestContext) async throws(RPCError) -> JSONValue {
+        let body = try Self.validatedBody(params)
+        let sessionID = try params.string("session_id")
+        let client = await upstream.client
+        let requestID = context.id
+        let notify = context.notify
+        do {
+            return try await client.chat(body, sessionID: sessionID) { deltas in
+                // A notification request gets no reply lines at all, deltas included.
+                guard let requestID else { return }
+                for delta in deltas {
+                    try await notify(.notification(method: RPCMethod.chatDelta, params: Self.deltaParams(delta, id: requestID)))
+                }
+            }
+        } catch {
+            throw error.rpcError
+        }
+    }
+
+    static func deltaParams(_ delta: ChatDelta, id: RPCID) -> JSONObject {
+        var params: JSONObject = ["id": id.json, "content": .string(delta.content)]
+        if delta.index != 0 { params["index"] = .int(Int64(delta.index)) }
+        if let call = delta.functionCall { params["function_call"] = call }
+        if let reasoning = delta.reasoningContent, !reasoning.isEmpty { params["reasoning_content"] = .string(reasoning) }
+        if let reason = delta.finishReason { params["finish_reason"] = .string(reason) }
+        return params
+    }
+
+    /// Checks what the API would reject with a less helpful message, and strips daemon-only params.
+    static func validatedBody(_ params: Params) throws(RPCError) -> JSONObject {
+        guard let messages = try params.array("messages") else {
+            throw Params.invalid("\"messages\" is required: a list of {\"role\", \"content\"} objects")
+        }
+        guard !messages.isEmpty else { throw Params.invalid("\"messages\" must not be empty") }
+        for (index, message) in messages.enumerated() {
+            guard case .object(let fields) = message else {
+                throw Params.invalid("messages[\(index)] must be an object, got \(message.typeName)")
+            }
+            guard let role = fields["role"], role.stringValue != nil else {
+                throw Params.invalid("messages[\(index)].role must be a string")
+            }
+            if let content = fields["content"], !content.isNull, content.stringValue == nil {
+                throw Params.invalid("messages[\(index)].content must be a string, got \(content.typeName)")
+            }
+        }
+        _ = try params.string("model")
+        _ = try params.bool("stream")
+        for key in ["temperature", "top_p", "repetition_penalty", "update_interval"] { _ = try params.number(key) }
+        for key in ["max_tokens", "n"] { _ = try params.integer(key) }
+        var body = params.object
+        for key in daemonParams { body[key] = nil }
+        return body
+    }
+}

@@ -1,0 +1,90 @@
+import GigaChatAPI
+import GigaChatProtocol
+
+/// Routes a validated request to its method and returns the one final result or error.
+struct Dispatcher: Sendable {
+    let upstream: UpstreamService
+    let statistics: DaemonStatistics
+    let lifecycle: Lifecycle
+
+    func handle(_ request: RPCRequest, context: RequestContext) async -> Result<JSONValue, RPCError> {
+        do throws(RPCError) {
+            return .success(try await route(request, context: context))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func route(_ request: RPCRequest, context: RequestContext) async throws(RPCError) -> JSONValue {
+        let params = Params(request.params)
+        switch request.method {
+        case RPCMethod.chat:
+            return try await ChatMethod(upstream: upstream)(params, context: context)
+        case RPCMethod.status:
+            return await StatusMethod(upstream: upstream, statistics: statistics, lifecycle: lifecycle)()
+        case RPCMethod.cancel:
+            return try await cancel(params, context: context)
+        case RPCMethod.models:
+            return try await passthrough(APICall(.get, "/models"))
+        case RPCMethod.modelsGet:
+            let id = try params.requiredString("id")
+            return try await passthrough(APICall(.get, "/models/\(Self.pathComponent(id))"))
+        case RPCMethod.embeddings:
+            let input = try params.stringList("input")
+            let model = try params.string("model") ?? "Embeddings"
+            return try await passthrough(APICall(.post, "/embeddings", body: .json(["model": .string(model), "input": .array(input.map(JSONValue.string))])))
+        case RPCMethod.tokensCount:
+            let input = try params.stringList("input")
+            let defaultModel = await upstream.configuration.model
+            let model = try params.string("model") ?? defaultModel
+            return try await passthrough(APICall(.post, "/tokens/count", body: .json(["model": .string(model), "input": .array(input.map(JSONValue.string))])))
+        case RPCMethod.balance:
+            return try await passthrough(APICall(.get, "/balance"))
+        case RPCMethod.filesList:
+            return try await passthrough(APICall(.get, "/files"))
+        case RPCMethod.filesGet:
+            let id = try params.requiredString("id")
+            return try await passthrough(APICall(.get, "/files/\(Self.pathComponent(id))"))
+        case RPCMethod.filesDelete:
+            let id = try params.requiredString("id")
+            return try await passthrough(APICall(.post, "/files/\(Self.pathComponent(id))/delete"))
+        case RPCMethod.filesUpload:
+            return try await FilesUploadMethod(upstream: upstream)(params)
+        default:
+            throw RPCError(.methodNotFound, "Method not found: \(request.method)")
+        }
+    }
+
+    private func passthrough(_ call: APICall) async throws(RPCError) -> JSONValue {
+        let client = await upstream.client
+        do {
+            return try await client.send(call)
+        } catch {
+            throw error.rpcError
+        }
+    }
+
+    private func cancel(_ params: Params, context: RequestContext) async throws(RPCError) -> JSONValue {
+        guard let raw = params.object["id"], let id = RPCID(json: raw) else {
+            throw Params.invalid("\"id\" must be the string or integer id of a request on this connection")
+        }
+        let found = await context.connection.cancel(id)
+        return ["cancelled": .bool(found)]
+    }
+
+    /// Ids come from users; keep them from escaping their path segment.
+    static func pathComponent(_ value: String) -> String {
+        var allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:".utf8)
+        allowed.remove(UInt8(ascii: "/"))
+        var output = ""
+        for byte in value.utf8 {
+            if allowed.contains(byte) {
+                output.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let hex = Array("0123456789ABCDEF")
+                output += "%\(hex[Int(byte >> 4)])\(hex[Int(byte & 0xF)])"
+            }
+        }
+        return output
+    }
+}

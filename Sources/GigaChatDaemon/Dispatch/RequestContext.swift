@@ -1,0 +1,15 @@
+import GigaChatProtocol
+import Logging
+
+/// What a method handler gets besides its params: who is asking and how to stream to them.
+struct RequestContext: Sendable {
+    /// nil for a notification.
+    let id: RPCID?
+    let method: String
+    /// The connection the request came on, for `cancel`.
+    let connection: ConnectionRequests
+    let logger: Logger
+    /// Sends a notification line to this request's client, waiting while the client reads slowly.
+    /// Throws when the client is gone.
+    let notify: @Sendable (RPCMessage) async throws -> Void
+}

@@ -1,0 +1,57 @@
+import Foundation
+import GigaChatAPI
+import GigaChatProtocol
+
+/// `status`: what a person or a monitor wants to know about the daemon. Never the token or credentials.
+struct StatusMethod: Sendable {
+    let upstream: UpstreamService
+    let statistics: DaemonStatistics
+    let lifecycle: Lifecycle
+
+    func callAsFunction() async -> JSONValue {
+        let client = await upstream.client
+        let configuration = client.configuration
+        let validUntil = await client.tokens.validUntilMilliseconds
+        let refreshes = await client.tokens.refreshes
+        let lastError = await client.tokens.lastError
+        let inFlight = await upstream.limiter.inFlight
+        let queued = await upstream.limiter.queued
+
+        var token: JSONObject = ["refreshes": .int(Int64(refreshes))]
+        switch validUntil {
+        case nil: token["valid_until"] = .null
+        case 0?: token["valid_until"] = "unknown (pre-issued token)"
+        case let milliseconds?:
+            token["valid_until"] = .string(Self.iso8601(milliseconds: milliseconds))
+        }
+        token["last_error"] = lastError.map(JSONValue.string) ?? .null
+
+        let result: JSONObject = [
+            "version": .string(GigaChatDVersion.current),
+            "uptime_s": .double((await statistics.uptimeSeconds * 10).rounded() / 10),
+            "state": .string(await lifecycle.state.rawValue),
+            "upstream": [
+                "base_url": .string(configuration.baseURL),
+                "auth_url": .string(configuration.authURL),
+                "scope": .string(configuration.scope),
+                "model": .string(configuration.model),
+                "max_connections": .int(Int64(configuration.effectiveMaxConnections)),
+                "last_error": (await statistics.lastUpstreamError).map(JSONValue.string) ?? .null,
+            ],
+            "token": .object(token),
+            "requests": [
+                "in_flight": .int(Int64(inFlight)),
+                "queued": .int(Int64(queued)),
+                "handling": .int(Int64(await statistics.inFlight)),
+                "served": .int(Int64(await statistics.served)),
+            ],
+            "connections": .int(Int64(await statistics.connections)),
+        ]
+        return .object(result)
+    }
+
+    static func iso8601(milliseconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+}

@@ -1,0 +1,42 @@
+import CurlHTTP
+import GigaChatAPI
+import Logging
+
+/// Holds the current API client and swaps it on reload. Requests already running keep the client they
+/// started with; the upstream limiter and the curl engine are shared, so the limit holds across swaps.
+actor UpstreamService {
+    private(set) var client: GigaChatClient
+    let engine: CurlEngine
+    let limiter: UpstreamLimiter
+    private let logger: Logger
+
+    init(configuration: Configuration, logger: Logger) throws {
+        let engine = try CurlEngine()
+        let limiter = UpstreamLimiter(limit: configuration.effectiveMaxConnections)
+        self.engine = engine
+        self.limiter = limiter
+        self.logger = logger
+        self.client = try GigaChatClient(configuration: configuration, engine: engine, limiter: limiter, logger: logger)
+    }
+
+    var configuration: Configuration { client.configuration }
+
+    /// Starts fetching a token in the background.
+    func start() async {
+        await client.tokens.start()
+    }
+
+    /// Switches to a new configuration: new credentials get a new token manager.
+    func reload(_ configuration: Configuration) async throws {
+        let replacement = try GigaChatClient(configuration: configuration, engine: engine, limiter: limiter, logger: logger)
+        await client.tokens.stop()
+        client = replacement
+        await limiter.setLimit(configuration.effectiveMaxConnections)
+        await replacement.tokens.start()
+    }
+
+    func shutdown() async {
+        await client.tokens.stop()
+        engine.shutdown()
+    }
+}

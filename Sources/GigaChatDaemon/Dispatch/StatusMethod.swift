@@ -42,7 +42,6 @@ struct StatusMethod: Sendable {
             "requests": [
                 "in_flight": .int(Int64(inFlight)),
                 "queued": .int(Int64(queued)),
-                "handling": .int(Int64(await statistics.inFlight)),
                 "served": .int(Int64(await statistics.served)),
             ],
             "connections": .int(Int64(await statistics.connections)),

@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Unbuffered writes to stdout and stderr: each streamed delta must reach a pipe at once, and the
+/// client avoids Foundation to start fast.
+enum Output {
+    static func write(_ text: String, to descriptor: Int32 = STDOUT_FILENO) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { raw in
+                Glibc.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return  // EPIPE and friends: the reader is gone; nothing useful to do
+            }
+            offset += written
+        }
+        _ = bytes
+    }
+
+    static func line(_ text: String) { write(text + "\n") }
+
+    static func error(_ text: String) { write("gigachatctl: \(text)\n", to: STDERR_FILENO) }
+
+    static var stdoutIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
+    static var stdinIsTerminal: Bool { isatty(STDIN_FILENO) == 1 }
+
+    /// Colour only on a terminal, and never with NO_COLOR set (no-color.org).
+    static var useColor: Bool {
+        stdoutIsTerminal && getenv("NO_COLOR").map { String(cString: $0).isEmpty } ?? true
+    }
+
+    /// All of standard input, for a prompt piped in.
+    static func readStandardInput() -> String {
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { break }
+            data.append(contentsOf: chunk[0..<count])
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

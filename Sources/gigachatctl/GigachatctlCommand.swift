@@ -11,4 +11,7 @@ struct GigachatctlCommand: ParsableCommand {
         subcommands: [ChatCommand.self, StatusCommand.self],
         defaultSubcommand: nil
     )
+
+    /// Lets `gigachatctl --socket PATH chat ...` work as well as `gigachatctl chat --socket PATH ...`.
+    @OptionGroup var connection: ConnectionOptions
 }

@@ -96,6 +96,7 @@ extension Configuration {
         let socket = SocketPath.resolve(flag: socketFlag, environment: { sources.environment[$0] })
         var configuration = Configuration(socket: socket)
         configuration.configFile = configFile
+        configuration.stateDirectory = stateDirectory(environment: sources.environment)
         try configuration.apply(values)
         return configuration
     }

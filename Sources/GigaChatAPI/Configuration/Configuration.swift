@@ -121,6 +121,8 @@ public struct Configuration: Sendable {
     public var maxRetryAfterSeconds = defaultMaxRetryAfterSeconds
     /// The config file that was read, if any.
     public var configFile: String?
+    /// Where daemon-kept state (conversations) lives: $XDG_STATE_HOME/gigachat.
+    public var stateDirectory = Configuration.stateDirectory(environment: [:])
 
     public init(socket: SocketPath) {
         self.socket = socket

@@ -8,9 +8,40 @@ struct ChatMethod: Sendable {
     static let daemonParams: Set<String> = ["session_id", "conversation"]
 
     let upstream: UpstreamService
+    let conversations: ConversationStore
 
     func callAsFunction(_ params: Params, context: RequestContext) async throws(RPCError) -> JSONValue {
         let body = try Self.validatedBody(params)
+        guard let name = try params.string("conversation") else {
+            return try await send(body, params: params, context: context)
+        }
+        try ConversationStore.validate(name)
+        let store = conversations
+        return try await store.withLock(name) { () throws(RPCError) -> JSONValue in
+            var conversation = try store.load(name)
+            let turn = body["messages"]?.arrayValue ?? []
+            var history = conversation.messages
+            if turn.contains(where: { $0["role"] == "system" }) {
+                history.removeAll { $0["role"] == "system" }
+            }
+            // The API wants the one system message first.
+            let merged = history.filter { $0["role"] == "system" } + turn.filter { $0["role"] == "system" }
+                + history.filter { $0["role"] != "system" } + turn.filter { $0["role"] != "system" }
+            var withHistory = body
+            withHistory["messages"] = .array(merged)
+            let result = try await send(withHistory, params: params, context: context)
+            conversation.messages = merged
+            if let reply = result["choices"]?[0]?["message"]?.objectValue {
+                var stored: JSONObject = ["role": reply["role"] ?? "assistant", "content": reply["content"] ?? ""]
+                for key in ["function_call", "functions_state_id"] { if let value = reply[key] { stored[key] = value } }
+                conversation.messages.append(.object(stored))
+            }
+            try store.save(conversation)
+            return result
+        }
+    }
+
+    private func send(_ body: JSONObject, params: Params, context: RequestContext) async throws(RPCError) -> JSONValue {
         let sessionID = try params.string("session_id")
         let client = await upstream.client
         let requestID = context.id

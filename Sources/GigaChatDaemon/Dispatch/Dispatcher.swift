@@ -1,3 +1,4 @@
+import Foundation
 import GigaChatAPI
 import GigaChatProtocol
 
@@ -6,6 +7,10 @@ struct Dispatcher: Sendable {
     let upstream: UpstreamService
     let statistics: DaemonStatistics
     let lifecycle: Lifecycle
+    /// The state directory does not change on reload (it follows XDG_STATE_HOME), so one store serves.
+    var conversations = ConversationStore(
+        stateDirectory: Configuration.stateDirectory(environment: ProcessInfo.processInfo.environment)
+    )
 
     func handle(_ request: RPCRequest, context: RequestContext) async -> Result<JSONValue, RPCError> {
         do throws(RPCError) {
@@ -19,7 +24,7 @@ struct Dispatcher: Sendable {
         let params = Params(request.params)
         switch request.method {
         case RPCMethod.chat:
-            return try await ChatMethod(upstream: upstream)(params, context: context)
+            return try await ChatMethod(upstream: upstream, conversations: conversations)(params, context: context)
         case RPCMethod.status:
             return await StatusMethod(upstream: upstream, statistics: statistics, lifecycle: lifecycle)()
         case RPCMethod.cancel:
@@ -48,6 +53,27 @@ struct Dispatcher: Sendable {
         case RPCMethod.filesDelete:
             let id = try params.requiredString("id")
             return try await passthrough(APICall(.post, "/files/\(Self.pathComponent(id))/delete"))
+        case RPCMethod.conversationsList:
+            let all = try conversations.list()
+            return ["conversations": .array(all.map { conversation in
+                ["name": .string(conversation.name), "messages": .int(Int64(conversation.messages.count)),
+                 "updated_at": conversation.updatedAt.map(JSONValue.string) ?? .null]
+            })]
+        case RPCMethod.conversationsShow:
+            let name = try params.requiredString("name")
+            let conversation = try conversations.load(name)
+            guard FileManager.default.fileExists(atPath: conversations.path(name)) else {
+                throw RPCError(.localError, "no conversation named \(name)")
+            }
+            return ["name": .string(name), "messages": .array(conversation.messages),
+                    "updated_at": conversation.updatedAt.map(JSONValue.string) ?? .null]
+        case RPCMethod.conversationsDelete:
+            let name = try params.requiredString("name")
+            let deleted = try await conversations.withLock(name) { () throws(RPCError) -> Bool in
+                try conversations.delete(name)
+            }
+            guard deleted else { throw RPCError(.localError, "no conversation named \(name)") }
+            return ["name": .string(name), "deleted": true]
         case RPCMethod.filesUpload:
             return try await FilesUploadMethod(upstream: upstream)(params)
         default:

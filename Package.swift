@@ -27,6 +27,10 @@ let package = Package(
             linkerSettings: [.linkedLibrary("curl")]
         ),
         .target(
+            name: "CLinux",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        .target(
             name: "CSystemd",
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("systemd")]
@@ -62,6 +66,7 @@ let package = Package(
         .target(
             name: "GigaChatDaemon",
             dependencies: [
+                "CLinux",
                 "CSystemd",
                 "GigaChatAPI",
                 "GigaChatProtocol",

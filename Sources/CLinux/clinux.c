@@ -1,0 +1,11 @@
+#include "CLinux.h"
+
+#include <sys/prctl.h>
+
+int clinux_set_dumpable(int value) {
+    return prctl(PR_SET_DUMPABLE, (unsigned long)value, 0, 0, 0);
+}
+
+int clinux_get_dumpable(void) {
+    return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+}

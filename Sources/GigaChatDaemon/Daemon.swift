@@ -7,7 +7,7 @@ import NIOCore
 import NIOPosix
 
 /// gigachatd: binds (or adopts) the socket, serves connections, keeps the token fresh, reloads on SIGHUP
-/// and drains on SIGTERM.
+/// and drains on SIGTERM, telling systemd about each step (sd_notify).
 public final class Daemon: Sendable {
     private let sources: Configuration.Sources
     private let initialConfiguration: Configuration
@@ -20,9 +20,23 @@ public final class Daemon: Sendable {
         self.logger = logger
     }
 
+    /// The parts of a running daemon that the signal and status loops work on.
+    private struct Running: Sendable {
+        let upstream: UpstreamService
+        let statistics: DaemonStatistics
+        let lifecycle: Lifecycle
+        let serverChannel: any Channel
+        let reloadSources: Configuration.Sources
+    }
+
     /// Runs until SIGTERM or SIGINT has been handled; returns normally after a graceful drain.
+    /// Throws when the socket cannot be served.
     public func run() async throws {
         signal(SIGPIPE, SIG_IGN)
+        // First thing: from here on SIGTERM drains instead of killing, even during start-up.
+        let signals = SignalStream()
+        defer { signals.finish() }
+
         let configuration = initialConfiguration
         let upstream = try UpstreamService(configuration: configuration, logger: logger)
         let statistics = DaemonStatistics()
@@ -31,48 +45,65 @@ public final class Daemon: Sendable {
         let connection = Connection(dispatcher: dispatcher, statistics: statistics, lifecycle: lifecycle, logger: logger)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let listener = try await bind(configuration: configuration, group: group)
+        let listener: Listener
+        do {
+            listener = try await bind(configuration: configuration, group: group)
+        } catch {
+            await upstream.shutdown()
+            try? await group.shutdownGracefully()
+            throw error
+        }
         let serverChannel = listener.channel
         await lifecycle.set(.running)
-        notifier.ready(status: "serving on \(configuration.socket.path); fetching token")
-        logger.notice(
-            "gigachatd ready",
-            metadata: ["socket": "\(configuration.socket.path)", "activated": "\(listener.activated)", "base_url": "\(configuration.baseURL)"]
-        )
+        notifier.ready(status: "serving on \(listener.path); fetching a token")
+        var readyMetadata: Logger.Metadata = [
+            "socket": "\(listener.path)", "activated": "\(listener.activated)", "base_url": "\(configuration.baseURL)",
+        ]
+        if let file = configuration.configFile { readyMetadata["config_file"] = "\(file)" }
+        logger.notice("gigachatd ready", metadata: readyMetadata)
         await upstream.start()
 
-        let signals = SignalHandlers()
-        signals.install { [self] signal in
-            Task {
-                switch signal {
-                case SIGHUP:
-                    await self.reload(upstream: upstream, lifecycle: lifecycle)
-                default:
-                    await self.drain(serverChannel: serverChannel.channel, lifecycle: lifecycle, statistics: statistics)
-                }
-            }
-        }
+        let running = Running(
+            upstream: upstream,
+            statistics: statistics,
+            lifecycle: lifecycle,
+            serverChannel: serverChannel.channel,
+            reloadSources: Self.reloadSources(sources, configFile: configuration.configFile)
+        )
+        let controller = Task { await self.handleSignals(signals, running) }
+        let background = Task { await self.watchdogAndStatus(running, eventLoop: group.next()) }
 
-        let background = Task {
-            await self.watchdogAndStatus(upstream: upstream, statistics: statistics, lifecycle: lifecycle)
-        }
-
-        await withDiscardingTaskGroup { group in
+        // The listener closes for a drain; anything else is a failure, and the clients still connected
+        // must not keep the daemon alive after it.
+        let failure: String? = await withDiscardingTaskGroup { tasks in
+            var failure: String?
             do {
                 try await serverChannel.executeThenClose { inbound in
                     for try await client in inbound {
-                        group.addTask { await connection.serve(client) }
+                        tasks.addTask { await connection.serve(client) }
                     }
                 }
             } catch {
-                logger.error("accepting connections failed", metadata: ["error": "\(error)"])
+                failure = "\(error)"
             }
+            if await lifecycle.acceptsRequests {
+                await lifecycle.set(.draining)
+                await lifecycle.cancelAndCloseAll()
+                return failure ?? "the listening socket closed"
+            }
+            return nil
         }
+        signals.finish()
+        await controller.value
         background.cancel()
-        signals.cancel()
+        await background.value
         if let created = listener.createdPath { Self.removeSocket(created) }
         await upstream.shutdown()
         try? await group.shutdownGracefully()
+        if let failure {
+            logger.error("accepting connections failed", metadata: ["error": "\(failure)"])
+            throw SocketSetupError(message: "accepting connections on \(listener.path) failed: \(failure)")
+        }
         logger.notice("gigachatd stopped")
     }
 
@@ -81,7 +112,10 @@ public final class Daemon: Sendable {
     private struct Listener {
         let channel: NIOAsyncChannel<NIOAsyncChannel<LineFrame, ByteBuffer>, Never>
         let activated: Bool
-        /// The socket file we created (and so may remove), with its inode.
+        /// Where clients connect, for messages.
+        let path: String
+        /// The socket file we created (and so may remove), with its inode. nil for a socket systemd
+        /// passed: its file belongs to gigachatd.socket and stays when we exit.
         let createdPath: (path: String, inode: UInt64)?
     }
 
@@ -96,9 +130,21 @@ public final class Daemon: Sendable {
                 return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
         }
-        if let descriptor = try SocketActivation.listeningSocket() {
-            let channel = try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
-            return Listener(channel: channel, activated: true, createdPath: nil)
+        if let passed = try SocketActivation.listeningSocket() {
+            let channel: NIOAsyncChannel<NIOAsyncChannel<LineFrame, ByteBuffer>, Never>
+            do {
+                channel = try await bootstrap.bind(passed.descriptor, childChannelInitializer: initializer)
+            } catch {
+                throw SocketSetupError(message: "cannot serve on the socket systemd passed (fd \(passed.descriptor), \(passed.name)): \(error)")
+            }
+            let path = passed.path ?? "the socket systemd passed (\(passed.name))"
+            if let bound = passed.path, bound != configuration.socket.path {
+                logger.info(
+                    "serving on the socket systemd passed, not the configured path",
+                    metadata: ["socket": "\(bound)", "configured": "\(configuration.socket.path)"]
+                )
+            }
+            return Listener(channel: channel, activated: true, path: path, createdPath: nil)
         }
         let path = configuration.socket.path
         try SocketDirectory.prepare(configuration.socket)
@@ -114,7 +160,7 @@ public final class Daemon: Sendable {
         }
         var info = stat()
         let inode = lstat(path, &info) == 0 ? UInt64(info.st_ino) : 0
-        return Listener(channel: channel, activated: false, createdPath: (path, inode))
+        return Listener(channel: channel, activated: false, path: path, createdPath: (path, inode))
     }
 
     /// Removes the socket we created, unless another process has replaced it since.
@@ -126,105 +172,198 @@ public final class Daemon: Sendable {
 
     // MARK: Signals
 
-    private func reload(upstream: UpstreamService, lifecycle: Lifecycle) async {
-        notifier.reloading()
-        await lifecycle.set(.reloading)
-        logger.notice("reloading configuration")
+    /// Handles signals one at a time, so two quick SIGHUPs never reload concurrently and a SIGTERM waits
+    /// for a reload in progress. Ends when `run` finishes the stream.
+    private func handleSignals(_ signals: SignalStream, _ running: Running) async {
+        var drain: Task<Void, Never>?
+        for await number in signals.stream {
+            switch number {
+            case SIGHUP:
+                if drain == nil {
+                    await reload(running)
+                } else {
+                    logger.notice("ignoring SIGHUP: shutting down")
+                }
+            default:
+                if drain == nil {
+                    drain = Task { await self.drain(running, signal: number) }
+                } else {
+                    logger.notice("second stop signal: ending the remaining requests now")
+                    await running.lifecycle.hurryDrain()
+                }
+            }
+        }
+        await drain?.value
+    }
+
+    private func reload(_ running: Running) async {
+        notifier.reloading(status: "reloading configuration and credentials")
+        await running.lifecycle.set(.reloading)
+        logger.notice("reloading configuration and credentials")
+        var failure: String?
         do {
-            let configuration = try Configuration.load(sources)
+            let configuration = try Configuration.loadForDaemon(running.reloadSources)
             if configuration.socket.path != initialConfiguration.socket.path {
                 logger.warning("the socket path cannot change on reload; restart gigachatd to move it")
             }
-            try await upstream.reload(configuration)
+            try await running.upstream.reload(configuration)
             logger.notice("configuration reloaded")
+        } catch let error as ConfigurationError {
+            failure = error.message
         } catch {
-            logger.error("reload failed; keeping the previous configuration", metadata: ["error": "\(error)"])
+            failure = "\(error)"
         }
-        await lifecycle.set(.running)
-        notifier.send("READY=1")
+        if let failure {
+            logger.error("reload failed; still serving with the previous configuration", metadata: ["error": "\(failure)"])
+        }
+        await running.lifecycle.reloadFinished(error: failure)
+        await running.lifecycle.set(.running)
+        let status = await statusLine(running)
+        notifier.send("READY=1\nSTATUS=\(SystemdNotifier.oneLine(status))")
     }
 
-    private func drain(serverChannel: any Channel, lifecycle: Lifecycle, statistics: DaemonStatistics) async {
-        guard await lifecycle.acceptsRequests else { return }
+    /// STOPPING=1, then: no new connections or requests, running ones get up to GIGACHATD_DRAIN_TIMEOUT to
+    /// finish, and what is left after that is ended with an error response.
+    private func drain(_ running: Running, signal number: Int32) async {
+        let lifecycle = running.lifecycle
         await lifecycle.set(.draining)
-        let timeout = initialConfiguration.drainTimeoutSeconds
-        let running = await lifecycle.runningRequests()
-        notifier.stopping(status: "draining \(running) request(s)")
-        logger.notice("shutting down: refusing new requests, draining", metadata: ["running": "\(running)", "timeout_s": "\(timeout)"])
-        try? await serverChannel.close()
+        let timeout = await running.upstream.configuration.drainTimeoutSeconds
+        let count = await lifecycle.runningRequests()
+        notifier.stopping(status: "shutting down: draining \(count) request(s), at most \(Self.seconds(timeout))")
+        if timeout > 0 {
+            // TimeoutStopSec= may be shorter than a drain someone configured; ask for what we need.
+            notifier.extendTimeout(by: .milliseconds(Int64(timeout * 1000)) + .seconds(5))
+        }
+        logger.notice(
+            "shutting down: refusing new requests, draining",
+            metadata: ["signal": "\(Self.signalName(number))", "running": "\(count)", "timeout_s": "\(timeout)"]
+        )
+        try? await running.serverChannel.close()
         let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
-        while await lifecycle.runningRequests() > 0, ContinuousClock.now < deadline {
+        while await lifecycle.runningRequests() > 0, ContinuousClock.now < deadline, await !lifecycle.hurry {
             try? await Task.sleep(for: .milliseconds(50))
         }
         let left = await lifecycle.runningRequests()
         if left > 0 {
-            logger.warning("drain timeout reached; ending the remaining requests with an error", metadata: ["running": "\(left)"])
+            logger.warning("drain ended; answering the remaining requests with an error", metadata: ["running": "\(left)"])
         }
         await lifecycle.cancelAndCloseAll()
     }
 
     // MARK: Watchdog and status
 
-    private func watchdogAndStatus(upstream: UpstreamService, statistics: DaemonStatistics, lifecycle: Lifecycle) async {
+    /// WATCHDOG=1 at half the watchdog interval and STATUS= whenever it changes. Each round asks every
+    /// actor the status line reads and the event loop that serves the socket, so a ping proves those
+    /// answer, not merely that a timer thread still runs.
+    private func watchdogAndStatus(_ running: Running, eventLoop: any EventLoop) async {
+        guard notifier.isEnabled else { return }
         let watchdog = notifier.watchdogInterval
-        let period: Duration = watchdog.map { $0 / 2 } ?? .seconds(5)
+        let period: Duration = min(watchdog.map { $0 / 2 } ?? .seconds(5), .seconds(5))
+        if let watchdog {
+            logger.debug("watchdog enabled", metadata: ["interval_ms": "\(watchdog.components.seconds * 1000 + watchdog.components.attoseconds / 1_000_000_000_000_000)"])
+        }
         var lastStatus = ""
         while !Task.isCancelled {
-            // The ping proves the actors answer, not merely that a timer thread runs.
-            let status = await statusLine(upstream: upstream, statistics: statistics, lifecycle: lifecycle)
-            if watchdog != nil { notifier.watchdog() }
+            let status = await statusLine(running)
+            let loopAnswers = (try? await eventLoop.submit {}.get()) != nil
+            if watchdog != nil, loopAnswers { notifier.watchdog() }
             if status != lastStatus {
                 notifier.status(status)
                 lastStatus = status
             }
-            try? await Task.sleep(for: min(period, .seconds(5)))
+            try? await Task.sleep(for: period)
         }
     }
 
-    private func statusLine(upstream: UpstreamService, statistics: DaemonStatistics, lifecycle: Lifecycle) async -> String {
+    /// What `systemctl --user status gigachatd` shows: the token, the load, the last upstream error.
+    private func statusLine(_ running: Running) async -> String {
+        let upstream = running.upstream
         let client = await upstream.client
         let validUntil = await client.tokens.validUntilMilliseconds
         let tokenError = await client.tokens.lastError
         let inFlight = await upstream.limiter.inFlight
         let queued = await upstream.limiter.queued
-        let served = await statistics.served
+        let served = await running.statistics.served
         var parts: [String] = []
+        let state = await running.lifecycle.state
+        if state == .draining {
+            parts.append("shutting down, \(await running.lifecycle.runningRequests()) request(s) left")
+        }
         switch validUntil {
-        case nil: parts.append(tokenError == nil ? "no token yet" : "no token")
+        case nil: parts.append(tokenError == nil ? "fetching a token" : "no token")
         case 0?: parts.append("pre-issued token")
         case let milliseconds?: parts.append("token valid until \(StatusMethod.iso8601(milliseconds: milliseconds))")
         }
         parts.append("\(inFlight) in flight, \(queued) queued, \(served) served")
-        if let error = await statistics.lastUpstreamError ?? tokenError { parts.append("last upstream error: \(error)") }
-        if await lifecycle.state == .draining { parts.insert("draining", at: 0) }
+        if let tokenError { parts.append("token error: \(tokenError)") }
+        // A failed token fetch also fails the requests that wait for it: say it once.
+        if let error = await running.statistics.lastUpstreamError, !(tokenError?.hasPrefix(error) ?? false) {
+            parts.append("last upstream error: \(error)")
+        }
+        if let reloadError = await running.lifecycle.reloadError {
+            parts.append("last reload failed: \(reloadError)")
+        }
         return parts.joined(separator: "; ")
+    }
+
+    // MARK: Helpers
+
+    /// What a reload reads. When systemd loaded the config file as EnvironmentFile= as well (the shipped
+    /// unit does), its values also sit in our environment, which outranks the file: a reload would never
+    /// see an edit. Variables whose value is exactly the file's at start-up are taken to come from the
+    /// file and left to the file on reload.
+    static func reloadSources(_ sources: Configuration.Sources, configFile: String?) -> Configuration.Sources {
+        guard let configFile, let text = try? String(contentsOfFile: configFile, encoding: .utf8),
+              let pairs = try? EnvironmentFile.parse(text, path: configFile) else { return sources }
+        var reloading = sources
+        for (key, value) in pairs where sources.environment[key] == value {
+            reloading.environment[key] = nil
+        }
+        return reloading
+    }
+
+    private static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+    }
+
+    private static func signalName(_ number: Int32) -> String {
+        switch number {
+        case SIGTERM: return "SIGTERM"
+        case SIGINT: return "SIGINT"
+        case SIGHUP: return "SIGHUP"
+        default: return "signal \(number)"
+        }
     }
 }
 
-/// SIGTERM, SIGINT and SIGHUP delivered on a dispatch queue instead of in a signal handler.
+/// SIGTERM, SIGINT and SIGHUP as an async sequence, delivered by dispatch sources instead of a signal
+/// handler (where almost nothing is safe to do).
 ///
-/// `@unchecked Sendable`: `sources` never changes after init, and dispatch sources are thread-safe.
-private final class SignalHandlers: @unchecked Sendable {
+/// `@unchecked Sendable`: `sources` never changes after init, and dispatch sources and the stream's
+/// continuation are thread-safe.
+private final class SignalStream: @unchecked Sendable {
+    let stream: AsyncStream<Int32>
+    private let continuation: AsyncStream<Int32>.Continuation
     private let sources: [any DispatchSourceSignal]
 
     init() {
+        let (stream, continuation) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .unbounded)
+        self.stream = stream
+        self.continuation = continuation
         let queue = DispatchQueue(label: "gigachatd.signals")
         sources = [SIGTERM, SIGINT, SIGHUP].map { number in
             // Ignored as signals so that only the dispatch source sees them.
             signal(number, SIG_IGN)
-            return DispatchSource.makeSignalSource(signal: number, queue: queue)
-        }
-    }
-
-    func install(_ handler: @escaping @Sendable (Int32) -> Void) {
-        for source in sources {
-            let number = Int32(source.handle)
-            source.setEventHandler { handler(number) }
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { continuation.yield(number) }
             source.resume()
+            return source
         }
     }
 
-    func cancel() {
+    /// Stops listening; the stream ends after the signals already delivered.
+    func finish() {
         for source in sources { source.cancel() }
+        continuation.finish()
     }
 }

@@ -17,6 +17,10 @@ struct GigachatdCommand: AsyncParsableCommand {
             gigachat-credentials), then the config file (KEY=VALUE lines, default \
             $XDG_CONFIG_HOME/gigachat/gigachatd.conf). SIGHUP reloads; SIGTERM drains and exits.
 
+            Under systemd (gigachatd.socket and gigachatd.service) it serves on the socket systemd passes, \
+            reports READY/STATUS/RELOADING/STOPPING and watchdog pings through sd_notify, and logs native \
+            journal entries; see docs/SYSTEMD.md.
+
             Exit status: 0 after a clean shutdown, 78 for a configuration error, 1 when the socket \
             cannot be served.
             """,
@@ -29,7 +33,7 @@ struct GigachatdCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("KEY=VALUE config file (systemd EnvironmentFile syntax).", valueName: "path"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. Under systemd the entries go to the journal with their fields (journalctl -o verbose).", valueName: "level"))
     var logLevel: Logger.Level = .info
 
     @Option(name: .long, help: ArgumentHelp("OAuth scope (GIGACHAT_SCOPE).", valueName: "scope"))
@@ -47,7 +51,7 @@ struct GigachatdCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Requests run upstream at once (GIGACHAT_MAX_CONNECTIONS; default 1 for PERS keys, 10 otherwise).", valueName: "n"))
     var maxConnections: Int?
 
-    @Flag(name: .long, help: "Accept config and credential files that other users can read.")
+    @Flag(name: .long, help: "Accept config and credential files that other users can read (normally a refusal: fix them with chmod 600).")
     var allowInsecurePermissions = false
 
     func run() async throws {
@@ -61,30 +65,55 @@ struct GigachatdCommand: AsyncParsableCommand {
         if let authURL { sources.flags[.authURL] = authURL }
         if let maxConnections { sources.flags[.maxConnections] = String(maxConnections) }
 
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        // Before any secret is read: the key must never land in a core dump or a debugger.
+        let hardeningProblems = ProcessHardening.apply()
+        let toJournal = Self.bootstrapLogging(level: logLevel)
         let logger = Logger(label: "gigachatd")
+        for problem in hardeningProblems {
+            logger.warning("cannot disable core dumps / ptrace attach", metadata: ["error": "\(problem)"])
+        }
+        // Why gigachatd cannot run, where the person who has to fix it looks: on the terminal as one
+        // plain line, in the journal as an entry of error priority.
+        func fail(_ message: String) {
+            if toJournal {
+                logger.error("\(message)")
+            } else {
+                printError("gigachatd: \(message)")
+            }
+        }
 
         let configuration: Configuration
         do {
-            configuration = try Configuration.load(sources)
+            configuration = try Configuration.loadForDaemon(sources)
         } catch {
-            printError("gigachatd: \(error.message)")
+            fail(error.message)
             throw ExitCode(78)  // EX_CONFIG
         }
         do {
             try await Daemon(configuration: configuration, sources: sources, logger: logger).run()
         } catch let error as ConfigurationError {
-            printError("gigachatd: \(error.message)")
+            fail(error.message)
             throw ExitCode(78)
         } catch let error as SocketSetupError {
-            printError("gigachatd: \(error.message)")
+            fail(error.message)
             throw ExitCode(1)
         }
+    }
+
+    /// Native journal entries (with REQUEST_ID, METHOD, ... as fields) when systemd connected stderr to
+    /// the journal; plain lines on stderr otherwise, for a terminal or a log file.
+    /// Returns whether the entries go to the journal.
+    private static func bootstrapLogging(level: Logger.Level) -> Bool {
+        let journal = JournalStream.stderrIsJournal()
+        LoggingSystem.bootstrap { label in
+            if journal {
+                return JournalLogHandler(label: label, logLevel: level)
+            }
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return journal
     }
 
     private func printError(_ message: String) {

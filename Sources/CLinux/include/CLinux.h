@@ -10,4 +10,12 @@ int clinux_set_dumpable(int value);
 /// prctl(PR_GET_DUMPABLE).
 int clinux_get_dumpable(void);
 
+/// The layout of struct ucred (SO_PEERCRED), which glibc only declares under _GNU_SOURCE and so Swift's
+/// Glibc module does not export.
+struct clinux_ucred {
+    int pid;
+    unsigned int uid;
+    unsigned int gid;
+};
+
 #endif

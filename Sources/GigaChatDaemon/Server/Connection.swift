@@ -12,6 +12,10 @@ struct Connection: Sendable {
     let logger: Logger
 
     func serve(_ channel: NIOAsyncChannel<LineFrame, ByteBuffer>) async {
+        guard let peer = await PeerCredentials.uid(of: channel.channel), PeerCredentials.isAllowed(peer) else {
+            await refuse(channel)
+            return
+        }
         let requests = ConnectionRequests()
         await statistics.connectionOpened()
         await lifecycle.opened(channel.channel, requests: requests)
@@ -41,6 +45,27 @@ struct Connection: Sendable {
         await requests.waitForAll()
         await lifecycle.closed(requests)
         await statistics.connectionClosed()
+    }
+
+    /// One error line for a peer that is not the daemon's user, then close; nothing else is read.
+    private func refuse(_ channel: NIOAsyncChannel<LineFrame, ByteBuffer>) async {
+        let peer = await PeerCredentials.uid(of: channel.channel).map { String($0) } ?? "unknown"
+        logger.warning("refused a connection from another user", metadata: ["peer_uid": "\(peer)"])
+        try? await channel.executeThenClose { inbound, outbound in
+            let writer = LineWriter(outbound: outbound, allocator: channel.channel.allocator)
+            try await writer.send(.response(id: nil, result: .failure(RPCError(
+                .accessDenied,
+                "access denied: this gigachatd serves only uid \(getuid()); you are uid \(peer)"
+            ))))
+            // Read (and drop) what the peer already sent for a moment: closing with unread input would
+            // reset the connection, and the peer might lose the refusal before reading it.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { _ = try? await inbound.first(where: { _ in false }) }
+                group.addTask { try? await Task.sleep(for: .milliseconds(250)) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
     }
 
     /// Handles one frame; false when the connection must close.
@@ -99,7 +124,11 @@ struct Connection: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         await statistics.requestStarted()
-        let result = await dispatcher.handle(request, context: context)
+        var result = await dispatcher.handle(request, context: context)
+        if case .failure(let error) = result, await lifecycle.endingRemainingRequests {
+            // Ended by the drain, not by its client: say so, and keep what was streamed (data.partial).
+            result = .failure(RPCError(.shuttingDown, "gigachatd shut down before the request finished (GIGACHATD_DRAIN_TIMEOUT)", data: error.data))
+        }
         let elapsed = clock.now - started
         let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
         var upstreamError: String?
@@ -107,14 +136,17 @@ struct Connection: Sendable {
         case .success:
             requestLogger.debug("request done", metadata: ["duration_ms": "\(milliseconds)"])
         case .failure(let error):
-            if error.code.rawValue > -32100, error.code.rawValue <= -32000 { upstreamError = error.message }
+            if (RPCErrorCode.upstreamProtocol.rawValue...RPCErrorCode.upstreamAuth.rawValue).contains(error.code.rawValue) { upstreamError = error.message }
             var metadata: Logger.Metadata = ["duration_ms": "\(milliseconds)", "error_code": "\(error.code.rawValue)", "error": "\(error.message)"]
             if let status = error.data?["status"]?.intValue { metadata["upstream_status"] = "\(status)" }
             requestLogger.info("request failed", metadata: metadata)
         }
         if let id = request.id {
             do {
-                try await writer.send(.response(id: id, result: result))
+                // Also when the request was cancelled (`cancel`, or the end of a drain): NIO's writer refuses
+                // writes from a cancelled task, and a new task does not inherit the cancellation.
+                let response = RPCMessage.response(id: id, result: result)
+                try await Task { try await writer.send(response) }.value
             } catch {
                 requestLogger.debug("client left before its response could be written")
             }

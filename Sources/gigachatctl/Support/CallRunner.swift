@@ -35,9 +35,12 @@ enum CallRunner {
 }
 
 extension ParsableCommand {
-    /// Turns ReportedFailure into its exit code (the message was already printed).
-    static func exitCode(for error: Error) -> Error {
-        if let failure = error as? ReportedFailure { return failure.exitCode }
-        return error
+    /// Runs `body`, turning ReportedFailure into its exit code (the message was already printed).
+    func reportingFailures(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let failure as ReportedFailure {
+            throw failure.exitCode
+        }
     }
 }

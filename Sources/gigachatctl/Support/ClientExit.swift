@@ -11,9 +11,14 @@ enum ClientExit {
     static let interrupted = ExitCode(130)
 
     static let helpText = """
-        Exit status: 0 success; 1 the API or the daemon reported an error; 3 the daemon is not running \
-        or not reachable; 4 the API rejected the credentials; 5 rate limited; 64 bad usage; \
-        130 interrupted (Ctrl-C, the request is cancelled).
+        Exit status:
+          0    success
+          1    the API or the daemon reported an error
+          3    gigachatd is not running or cannot be reached
+          4    the API rejected the credentials, or none are configured
+          5    rate limited beyond what gigachatd waits for
+          64   bad usage: unknown option, missing argument, invalid parameter
+          130  interrupted by Ctrl-C (the request was cancelled)
         """
 
     /// The exit code for an error the daemon returned.
@@ -23,14 +28,23 @@ enum ClientExit {
         case .rateLimited: return rateLimited
         case .requestCancelled: return interrupted
         case .invalidParams, .invalidRequest, .methodNotFound, .parseError: return usage
+        case .shuttingDown, .accessDenied: return daemonUnavailable
         default: return upstreamError
         }
     }
 
-    /// One line for a person: the message, the API's HTTP status, and whether output was partial.
+    /// Bad usage found only when running (an unreadable --function file, no prompt): said in one line,
+    /// because ArgumentParser would print the root command's usage for an error thrown from `run()`.
+    static func usageError(_ message: String) -> ReportedFailure {
+        Output.error(message)
+        return ReportedFailure(exitCode: usage)
+    }
+
+    /// One line for a person: the message and the API's HTTP status.
     static func describe(_ error: RPCError) -> String {
         var text = error.message
-        if let status = error.data?["status"]?.intValue { text += " (HTTP \(status))" }
+        if let status = error.data?["status"]?.intValue, !text.contains(String(status)) { text += " (HTTP \(status))" }
+        if error.data?["partial"]?.boolValue == true { text += "; the reply above is incomplete" }
         return text
     }
 }

@@ -12,8 +12,8 @@ struct ConnectError: Error {
 
 /// A blocking JSON-RPC connection to gigachatd.
 ///
-/// Ctrl-C is blocked and polled for as a pending signal while waiting on the socket, so an interrupted
-/// stream can send `cancel` and still read its request's final line (no signal handler, no global state).
+/// Ctrl-C is blocked and polled for as a pending signal while waiting on the socket (see `Interrupts`), so
+/// an interrupted stream can send `cancel` and still read its request's final line.
 final class DaemonClient {
     enum Event {
         case message(RPCMessage)
@@ -22,7 +22,6 @@ final class DaemonClient {
     }
 
     private let socketFD: Int32
-    private var interruptMask = sigset_t()
     /// How often a blocked Ctrl-C is looked for while no data arrives.
     private static let interruptPollMilliseconds: Int32 = 50
     private var buffer = LineBuffer(maxLineBytes: 512 * 1024 * 1024)
@@ -53,24 +52,11 @@ final class DaemonClient {
             throw ConnectError(reason: reason)
         }
         socketFD = fd
-
-        sigemptyset(&interruptMask)
-        sigaddset(&interruptMask, SIGINT)
-        sigprocmask(SIG_BLOCK, &interruptMask, nil)
+        Interrupts.block()
     }
 
     deinit {
         close(socketFD)
-    }
-
-    /// Takes a pending Ctrl-C, if there is one.
-    private func takeInterrupt() -> Bool {
-        var pending = sigset_t()
-        sigpending(&pending)
-        guard sigismember(&pending, SIGINT) == 1 else { return false }
-        var zero = timespec()
-        _ = sigtimedwait(&interruptMask, nil, &zero)
-        return true
     }
 
     /// A fresh request id.
@@ -98,7 +84,7 @@ final class DaemonClient {
     func next(timeoutMilliseconds: Int32 = -1) throws(ConnectError) -> Event? {
         var waited: Int32 = 0
         while ready.isEmpty {
-            if takeInterrupt() { return .interrupted }
+            if Interrupts.takePending() { return .interrupted }
             var fds = [pollfd(fd: socketFD, events: Int16(POLLIN), revents: 0)]
             let slice = timeoutMilliseconds < 0 ? Self.interruptPollMilliseconds : min(Self.interruptPollMilliseconds, timeoutMilliseconds - waited)
             let count = poll(&fds, 1, slice)
@@ -136,17 +122,20 @@ final class DaemonClient {
 
     /// Sends a request and waits for its final response, passing notifications for it to `onNotification`.
     /// Ctrl-C sends `cancel` for it, waits briefly for its final line, and reports `.interrupted`.
+    /// `timeoutMilliseconds` (for shell completion, which must never hang) gives up like Ctrl-C does.
     func call(
         _ method: String,
         params: JSONObject = [:],
+        timeoutMilliseconds: Int32 = -1,
         onNotification: (String, JSONObject) -> Void = { _, _ in }
     ) throws(ConnectError) -> CallOutcome {
         let id = makeID()
         try send(RPCRequest(id: id, method: method, params: params))
         var interrupted = false
         while true {
-            guard let event = try next(timeoutMilliseconds: interrupted ? 2000 : -1) else {
-                return .interrupted  // the daemon did not confirm the cancel in time; leave anyway
+            guard let event = try next(timeoutMilliseconds: interrupted ? 2000 : timeoutMilliseconds) else {
+                // No answer in time: a cancel the daemon did not confirm, or the caller's deadline.
+                return .interrupted
             }
             switch event {
             case .interrupted:

@@ -1,0 +1,55 @@
+import GigaChatProtocol
+
+/// Prints one reply for a person: streamed text as it arrives, or the whole text at the end, then a
+/// function call (if the model made one) readably, and always a final newline.
+final class ChatPrinter {
+    private let style: Style
+    private(set) var streamed = ""
+
+    init(style: Style = .standardOutput) {
+        self.style = style
+    }
+
+    /// A `chat.delta` notification's params.
+    func delta(_ params: JSONObject) {
+        guard let content = params["content"]?.stringValue, !content.isEmpty else { return }
+        streamed += content
+        Output.write(content)
+    }
+
+    /// The final result: text that did not stream, the function call, the closing newline.
+    func finish(_ result: JSONValue) {
+        let message = result["choices"]?[0]?["message"]
+        let content = message?["content"]?.stringValue ?? ""
+        if streamed.isEmpty, !content.isEmpty {
+            streamed = content
+            Output.write(content)
+        }
+        endLine()
+        if let call = message?["function_call"], !call.isNull {
+            Output.write(Self.describe(functionCall: call, style: style))
+        }
+    }
+
+    /// After an error or Ctrl-C: the partial text keeps its own line.
+    func abandon() {
+        endLine()
+    }
+
+    private func endLine() {
+        if !streamed.isEmpty, !streamed.hasSuffix("\n") {
+            Output.write("\n")
+            streamed += "\n"
+        }
+    }
+
+    /// `function call: NAME` and the arguments as indented JSON.
+    static func describe(functionCall call: JSONValue, style: Style) -> String {
+        let name = call["name"]?.stringValue ?? "?"
+        var arguments = call["arguments"] ?? .object([:])
+        // Older API versions send the arguments as a JSON string; show them as JSON either way.
+        if case .string(let text) = arguments, let parsed = try? JSONValue(parsing: text) { arguments = parsed }
+        return style.cyan("function call: ") + style.bold(name) + "\n"
+            + style.cyan("arguments: ") + arguments.prettyText() + "\n"
+    }
+}

@@ -400,6 +400,9 @@ public final class GigaChatClient: Sendable {
             }
             try await handle(try parser.finish())
         } catch let error as CurlError {
+            if error.kind == .cancelled {
+                throw APIError(.cancelled, "request cancelled", partial: delivered ? accumulator.result : nil)
+            }
             // Nothing passed on yet: the caller may retry safely. Otherwise the reply is partial.
             if !delivered, accumulator.chunkCount == 0 { throw error }
             throw APIError(.truncated, "the reply broke off: \(error.message); the text so far is partial",

@@ -7,6 +7,7 @@ failures are not final, so other tests assert on data.status and message text on
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -137,3 +138,38 @@ def send_until_closed(conn: RpcConnection, data: bytes) -> None:
         conn.sock.sendall(data)
     except (BrokenPipeError, ConnectionResetError, socket.timeout):
         pass
+
+
+@pytest.mark.parametrize("when", ["running", "queued"])
+def test_cancel_ends_the_request_with_its_own_error_and_aborts_the_upstream(
+    fake_api: FakeGigaChat, daemon: DaemonFactory, when: str
+) -> None:
+    """issue 4: cancel {"id": X} stops X (queued or running), aborts its transfer, and X still ends with
+    -32800; the connection and the daemon stay healthy."""
+    fake_api.configure(chunks=40, chunk_interval=0.1)
+    d = daemon()  # personal scope: one request upstream at a time, the next one queues
+    with d.connect() as conn:
+        conn.request("chat", chat_params("долгий ответ"), id="long")
+        assert fake_api.wait_for(lambda st: st.chat_in_flight >= 1, timeout=5)
+        target = "long"
+        if when == "queued":
+            conn.request("chat", chat_params("в очереди"), id="waiting")
+            target = "waiting"
+            time.sleep(0.2)
+        _, cancelled = conn.call("cancel", {"id": target})
+        assert cancelled["result"] == {"cancelled": True}, cancelled
+        out = conn.collect(target, timeout=10)
+        assert "error" in out.final, out.final
+        assert out.final["error"]["code"] == -32800, out.final
+        if when == "running":
+            assert fake_api.wait_for(lambda st: len(st.disconnects) >= 1, timeout=2), \
+                "the upstream transfer of a cancelled request is aborted"
+        else:
+            conn.call("cancel", {"id": "long"})
+            conn.collect("long", timeout=10)
+            assert [r.json["messages"][0]["content"] for r in fake_api.state.chat_requests] == ["долгий ответ"], \
+                "a cancelled queued request never reaches the API"
+        _, missing = conn.call("cancel", {"id": "nope"})
+        assert missing["result"] == {"cancelled": False}
+        out = conn.chat("после отмены")
+        assert out.ok, out.final

@@ -1,5 +1,7 @@
 #include "CCurl.h"
 
+#include <sys/mman.h>
+
 size_t ccurl_writefunc_pause(void) {
     return CURL_WRITEFUNC_PAUSE;
 }
@@ -92,4 +94,8 @@ CURLcode ccurl_easy_getinfo_long(CURL *easy, CURLINFO info, long *value) {
 
 CURLMcode ccurl_multi_setopt_long(CURLM *multi, CURLMoption option, long value) {
     return curl_multi_setopt(multi, option, value);
+}
+
+int ccurl_memfd_create(const char *name) {
+    return memfd_create(name, MFD_CLOEXEC);
 }

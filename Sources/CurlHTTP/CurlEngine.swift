@@ -18,6 +18,9 @@ public final class CurlEngine: Sendable {
     /// The engine thread until it has been joined; guarded so concurrent `shutdown()` calls join once.
     private let thread: Mutex<pthread_t?>
 
+    /// Idle connections kept open for reuse.
+    static let maxCachedConnections = 256
+
     /// - Parameter maxConnectionsPerHost: 0 means unlimited; otherwise transfers queue for a free connection.
     public init(maxConnectionsPerHost: Int = 0) throws(CurlError) {
         try CurlGlobal.ensureInitialized()
@@ -30,6 +33,13 @@ public final class CurlEngine: Sendable {
                 _ = curl_multi_cleanup(multi)
                 throw CurlError(multiCode: code, during: "CURLMOPT_MAX_HOST_CONNECTIONS")
             }
+        }
+        // libcurl's default keeps 4× the handles in use and closes the rest as transfers end; a daemon
+        // whose upstream limit may be 50 wants its warm connections kept.
+        let cached = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, Self.maxCachedConnections)
+        guard cached == CURLM_OK else {
+            _ = curl_multi_cleanup(multi)
+            throw CurlError(multiCode: cached, during: "CURLMOPT_MAXCONNECTS")
         }
         let core = EngineCore(multi: multi)
         let loop = Unmanaged.passRetained(EngineLoop(core: core))

@@ -34,14 +34,14 @@ final class EasyTransfer {
     }
 
     /// Creates and fully configures the easy handle; on failure nothing is leaked.
-    static func make(for state: TransferState) throws(CurlError) -> EasyTransfer {
+    static func make(for state: TransferState, caFiles: CAFileCache) throws(CurlError) -> EasyTransfer {
         try RequestValidator.validate(state.request)
         guard let easy = curl_easy_init() else {
             throw CurlError(curlCode: CURLE_FAILED_INIT, detail: "curl_easy_init failed")
         }
         let transfer = EasyTransfer(state: state, easy: easy)
         do {
-            try transfer.configure()
+            try transfer.configure(caFiles: caFiles)
         } catch {
             transfer.dispose()
             throw error
@@ -83,7 +83,7 @@ final class EasyTransfer {
 
     // MARK: Configuration
 
-    private func configure() throws(CurlError) {
+    private func configure(caFiles: CAFileCache) throws(CurlError) {
         let request = state.request
         let userdata = Unmanaged.passRetained(self)
         retainedForCallbacks = userdata
@@ -102,7 +102,7 @@ final class EasyTransfer {
         try setLong(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
         try setLong(CURLOPT_CONNECTTIMEOUT_MS, max(1, Int((request.timeoutSeconds * 1000).rounded(.up))))
 
-        try configureTLS(request.tls)
+        try configureTLS(request.tls, caFiles: caFiles)
         try configureHeaders(request.headers)
         try configureBody(method: request.method, body: request.body)
 
@@ -156,14 +156,20 @@ final class EasyTransfer {
         )
     }
 
-    private func configureTLS(_ tls: TLSOptions) throws(CurlError) {
-        // Drop the CA file and directory compiled into libcurl, so the caller's bundle is the only trust.
-        try check(ccurl_easy_setopt_string(easy, CURLOPT_CAINFO, nil), "CURLOPT_CAINFO")
+    private func configureTLS(_ tls: TLSOptions, caFiles: CAFileCache) throws(CurlError) {
+        // The caller's bundle is the only trust: libcurl's compiled-in CA directory is dropped, and its
+        // CA file is replaced by ours.
         try check(ccurl_easy_setopt_string(easy, CURLOPT_CAPATH, nil), "CURLOPT_CAPATH")
-        let caSet = tls.caBundlePEM.withUnsafeBytes { pem in
-            ccurl_easy_setopt_blob(easy, CURLOPT_CAINFO_BLOB, pem.baseAddress, pem.count)
+        if let path = caFiles.path(for: tls.caBundlePEM) {
+            try check(ccurl_easy_setopt_string(easy, CURLOPT_CAINFO, path), "CURLOPT_CAINFO")
+            try setLong(CURLOPT_CA_CACHE_TIMEOUT, 24 * 60 * 60)
+        } else {
+            try check(ccurl_easy_setopt_string(easy, CURLOPT_CAINFO, nil), "CURLOPT_CAINFO")
+            let caSet = tls.caBundlePEM.withUnsafeBytes { pem in
+                ccurl_easy_setopt_blob(easy, CURLOPT_CAINFO_BLOB, pem.baseAddress, pem.count)
+            }
+            try check(caSet, "CURLOPT_CAINFO_BLOB")
         }
-        try check(caSet, "CURLOPT_CAINFO_BLOB")
         try setLong(CURLOPT_SSL_VERIFYPEER, 1)
         try setLong(CURLOPT_SSL_VERIFYHOST, 2)
         if let path = tls.clientCertificatePath {

@@ -18,6 +18,8 @@ final class EngineLoop {
     private var byState: [ObjectIdentifier: EasyTransfer] = [:]
     /// Keyed by the easy handle's address, which is what libcurl names in its completion messages.
     private var byHandle: [UnsafeMutableRawPointer: EasyTransfer] = [:]
+    /// CA bundles as files, so libcurl parses each once instead of once per connection.
+    private let caFiles = CAFileCache()
 
     /// Upper bound for one wait, so a lost wakeup or a silence deadline is never missed by much.
     private static let maxPollMilliseconds: Int32 = 1000
@@ -75,7 +77,7 @@ final class EngineLoop {
         guard !state.isAbandoned else { return }
         let transfer: EasyTransfer
         do {
-            transfer = try EasyTransfer.make(for: state)
+            transfer = try EasyTransfer.make(for: state, caFiles: caFiles)
         } catch {
             state.fail(error)
             return

@@ -13,6 +13,11 @@
 size_t ccurl_writefunc_pause(void);
 int ccurl_pause_cont(void);
 
+/* memfd_create(name, MFD_CLOEXEC): an anonymous file to hand libcurl as CURLOPT_CAINFO
+ * (/proc/self/fd/N). libcurl caches the CA store it parses from a file per multi handle, but parses a
+ * CAINFO_BLOB again for every connection. Returns -1 with errno set on failure. */
+int ccurl_memfd_create(const char *name);
+
 /* curl_global_init(CURL_GLOBAL_DEFAULT), refusing libcurl builds older than the features we rely on. */
 CURLcode ccurl_global_init(void);
 

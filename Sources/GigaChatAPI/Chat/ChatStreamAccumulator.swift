@@ -27,7 +27,8 @@ public struct ChatStreamAccumulator: Sendable {
         var finishReason: String?
     }
 
-    private var choices: [Int: Choice] = [:]
+    /// Few (usually one), so a list beats a dictionary; kept in arrival order.
+    private var choices: [(index: Int, choice: Choice)] = []
     private var model: JSONValue?
     private var created: JSONValue?
     private var object: JSONValue?
@@ -67,41 +68,51 @@ public struct ChatStreamAccumulator: Sendable {
         var deltas: [ChatDelta] = []
         for entry in list {
             let index = entry["index"]?.intValue.map { Int($0) } ?? 0
-            var choice = choices[index] ?? Choice()
             let delta = entry["delta"] ?? entry["message"] ?? .object([:])
             var piece = ChatDelta(index: index, content: "")
-            if let role = delta["role"]?.stringValue {
-                choice.role = role
-                piece.role = role
+            // Mutated in place: a copy of the choice would make every append copy the whole reply so far.
+            update(index) { choice in
+                if let role = delta["role"]?.stringValue {
+                    choice.role = role
+                    piece.role = role
+                }
+                if let content = delta["content"]?.stringValue {
+                    choice.content += content
+                    piece.content = content
+                }
+                if let reasoning = delta["reasoning_content"]?.stringValue {
+                    choice.reasoning += reasoning
+                    piece.reasoningContent = reasoning
+                }
+                if let call = delta["function_call"], !call.isNull {
+                    choice.functionCall = call
+                    piece.functionCall = call
+                }
+                if let state = delta["functions_state_id"], !state.isNull { choice.functionsStateID = state }
+                if let reason = entry["finish_reason"]?.stringValue {
+                    choice.finishReason = reason
+                    piece.finishReason = reason
+                }
             }
-            if let content = delta["content"]?.stringValue {
-                choice.content += content
-                piece.content = content
-            }
-            if let reasoning = delta["reasoning_content"]?.stringValue {
-                choice.reasoning += reasoning
-                piece.reasoningContent = reasoning
-            }
-            if let call = delta["function_call"], !call.isNull {
-                choice.functionCall = call
-                piece.functionCall = call
-            }
-            if let state = delta["functions_state_id"], !state.isNull { choice.functionsStateID = state }
-            if let reason = entry["finish_reason"]?.stringValue {
-                choice.finishReason = reason
-                piece.finishReason = reason
-            }
-            choices[index] = choice
             if !piece.isEmpty { deltas.append(piece) }
         }
         return deltas
     }
 
+    private mutating func update(_ index: Int, _ body: (inout Choice) -> Void) {
+        if let position = choices.firstIndex(where: { $0.index == index }) {
+            body(&choices[position].choice)
+        } else {
+            var choice = Choice()
+            body(&choice)
+            choices.append((index, choice))
+        }
+    }
+
     /// The reply so far in non-stream shape.
     public var result: JSONValue {
         var list: [JSONValue] = []
-        for index in choices.keys.sorted() {
-            guard let choice = choices[index] else { continue }
+        for (index, choice) in choices.sorted(by: { $0.index < $1.index }) {
             var message: JSONObject = ["role": .string(choice.role), "content": .string(choice.content)]
             if !choice.reasoning.isEmpty { message["reasoning_content"] = .string(choice.reasoning) }
             if let call = choice.functionCall { message["function_call"] = call }
@@ -119,5 +130,5 @@ public struct ChatStreamAccumulator: Sendable {
     }
 
     /// Whether any choice reached a finish_reason.
-    public var finished: Bool { choices.values.contains { $0.finishReason != nil } }
+    public var finished: Bool { choices.contains { $0.choice.finishReason != nil } }
 }

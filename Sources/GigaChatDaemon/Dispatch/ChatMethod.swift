@@ -50,9 +50,9 @@ struct ChatMethod: Sendable {
             return try await client.chat(body, sessionID: sessionID) { deltas in
                 // A notification request gets no reply lines at all, deltas included.
                 guard let requestID else { return }
-                for delta in deltas {
-                    try await notify(.notification(method: RPCMethod.chatDelta, params: Self.deltaParams(delta, id: requestID)))
-                }
+                // All deltas of one upstream read go out in one write: per-line writes cost a syscall and
+                // an event-loop wake-up each.
+                try await notify(deltas.map { .notification(method: RPCMethod.chatDelta, params: Self.deltaParams($0, id: requestID)) })
             }
         } catch {
             throw error.rpcError

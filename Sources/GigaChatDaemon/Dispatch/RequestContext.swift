@@ -9,7 +9,7 @@ struct RequestContext: Sendable {
     /// The connection the request came on, for `cancel`.
     let connection: ConnectionRequests
     let logger: Logger
-    /// Sends a notification line to this request's client, waiting while the client reads slowly.
-    /// Throws when the client is gone.
-    let notify: @Sendable (RPCMessage) async throws -> Void
+    /// Sends notification lines to this request's client in one write, waiting while the client reads
+    /// slowly. Throws when the client is gone.
+    let notify: @Sendable ([RPCMessage]) async throws -> Void
 }

@@ -119,7 +119,7 @@ struct Connection: Sendable {
             method: request.method,
             connection: requests,
             logger: requestLogger,
-            notify: { message in try await writer.send(message) }
+            notify: { messages in try await writer.send(messages) }
         )
         let clock = ContinuousClock()
         let started = clock.now

@@ -8,9 +8,15 @@ struct LineWriter: Sendable {
     let allocator: ByteBufferAllocator
 
     func send(_ message: RPCMessage) async throws {
+        try await send([message])
+    }
+
+    /// Writes several lines at once, in order, with one flush.
+    func send(_ messages: [RPCMessage]) async throws {
+        guard !messages.isEmpty else { return }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(128)
-        message.write(into: &bytes)
+        bytes.reserveCapacity(128 * messages.count)
+        for message in messages { message.write(into: &bytes) }
         var buffer = allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         try await outbound.write(buffer)

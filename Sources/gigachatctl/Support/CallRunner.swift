@@ -9,11 +9,20 @@ enum CallRunner {
         params: JSONObject = [:],
         options: ConnectionOptions,
         onNotification: (String, JSONObject) -> Void = { _, _ in },
+        willWait: (() -> Void)? = nil,
         render: (JSONValue) -> Void
     ) throws {
         let client = try options.connect()
+        let lines = OutputBuffer()
+        defer { lines.flush() }
         if options.json {
-            client.rawLineObserver = { line in Output.write(String(decoding: line, as: UTF8.self) + "\n") }
+            client.rawLineObserver = { line in
+                lines.append(line)
+                lines.append("\n")
+            }
+            client.willWait = lines.flush
+        } else {
+            client.willWait = willWait
         }
         let outcome: CallOutcome
         do {
@@ -22,6 +31,7 @@ enum CallRunner {
             Output.error("lost the connection to gigachatd: \(error.reason)")
             throw ReportedFailure(exitCode: ClientExit.daemonUnavailable)
         }
+        lines.flush()
         switch outcome {
         case .interrupted:
             throw ReportedFailure(exitCode: ClientExit.interrupted)

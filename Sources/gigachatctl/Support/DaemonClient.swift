@@ -29,6 +29,9 @@ final class DaemonClient {
     private var nextID: Int64 = 0
     /// Lines are passed to this before parsing (for --json output).
     var rawLineObserver: (([UInt8]) -> Void)?
+    /// Called when every line received so far has been handled and the client is about to wait for more:
+    /// the moment to flush buffered output.
+    var willWait: (() -> Void)?
 
     init(socketPath: String) throws(ConnectError) {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -84,6 +87,7 @@ final class DaemonClient {
     func next(timeoutMilliseconds: Int32 = -1) throws(ConnectError) -> Event? {
         var waited: Int32 = 0
         while ready.isEmpty {
+            willWait?()
             if Interrupts.takePending() { return .interrupted }
             var fds = [pollfd(fd: socketFD, events: Int16(POLLIN), revents: 0)]
             let slice = timeoutMilliseconds < 0 ? Self.interruptPollMilliseconds : min(Self.interruptPollMilliseconds, timeoutMilliseconds - waited)

@@ -48,3 +48,28 @@ enum Output {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+/// Output collected while more lines from the daemon are already waiting, written in one go when the
+/// client is about to wait again: a stream of small deltas costs one write per socket read, not per delta.
+final class OutputBuffer {
+    private var pending: [UInt8] = []
+    private let descriptor: Int32
+
+    init(descriptor: Int32 = STDOUT_FILENO) {
+        self.descriptor = descriptor
+    }
+
+    func append(_ text: String) {
+        pending.append(contentsOf: text.utf8)
+    }
+
+    func append(_ bytes: some Sequence<UInt8>) {
+        pending.append(contentsOf: bytes)
+    }
+
+    func flush() {
+        guard !pending.isEmpty else { return }
+        Output.write(String(decoding: pending, as: UTF8.self), to: descriptor)
+        pending.removeAll(keepingCapacity: true)
+    }
+}

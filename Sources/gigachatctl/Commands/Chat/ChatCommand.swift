@@ -70,6 +70,7 @@ struct ChatCommand: ParsableCommand {
                 onNotification: { method, params in
                     if method == RPCMethod.chatDelta { printer.delta(params) }
                 },
+                willWait: printer.flush,
                 render: printer.finish
             )
         } catch {

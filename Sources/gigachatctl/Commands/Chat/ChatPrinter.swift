@@ -5,6 +5,7 @@ import GigaChatProtocol
 final class ChatPrinter {
     private let style: Style
     private(set) var streamed = ""
+    private let output = OutputBuffer()
 
     init(style: Style = .standardOutput) {
         self.style = style
@@ -14,11 +15,17 @@ final class ChatPrinter {
     func delta(_ params: JSONObject) {
         guard let content = params["content"]?.stringValue, !content.isEmpty else { return }
         streamed += content
-        Output.write(content)
+        output.append(content)
+    }
+
+    /// Writes what was streamed since the last flush (DaemonClient.willWait calls this).
+    func flush() {
+        output.flush()
     }
 
     /// The final result: text that did not stream, the function call, the closing newline.
     func finish(_ result: JSONValue) {
+        flush()
         let message = result["choices"]?[0]?["message"]
         let content = message?["content"]?.stringValue ?? ""
         if streamed.isEmpty, !content.isEmpty {
@@ -33,6 +40,7 @@ final class ChatPrinter {
 
     /// After an error or Ctrl-C: the partial text keeps its own line.
     func abandon() {
+        flush()
         endLine()
     }
 

@@ -154,6 +154,8 @@ final class ChatREPL {
 
         guard let client = connected() else { return }
         let printer = ChatPrinter(style: style)
+        client.willWait = printer.flush
+        defer { client.willWait = nil }
         do {
             let outcome = try client.call(RPCMethod.chat, params: settings.params(messages: messages)) { method, params in
                 if method == RPCMethod.chatDelta { printer.delta(params) }

@@ -11,8 +11,8 @@ public struct LineBuffer: Sendable {
     }
 
     public let maxLineBytes: Int
-    private var pending: [UInt8] = []
-    private var overflowed = false
+    @usableFromInline var pending: [UInt8] = []
+    @usableFromInline var overflowed = false
 
     public init(maxLineBytes: Int) {
         self.maxLineBytes = maxLineBytes
@@ -21,7 +21,9 @@ public struct LineBuffer: Sendable {
     /// Bytes of an unfinished line currently held.
     public var pendingCount: Int { pending.count }
 
-    /// Feeds bytes; returns the lines they complete.
+    /// Feeds bytes; returns the lines they complete. Inlinable so the client's hot loop is specialised
+    /// for its concrete byte collection instead of going through generic witness calls.
+    @inlinable
     public mutating func append(_ bytes: some Collection<UInt8>) -> [Output] {
         guard !overflowed else { return [] }
         var outputs: [Output] = []

@@ -792,6 +792,9 @@ class _HTTPServer(ThreadingHTTPServer):
     def process_request(self, request: socket.socket, client_address: Any) -> None:
         # One thread per connection, and the TLS handshake happens in that thread: a client that
         # stalls or fails its handshake must not hold up accept().
+        # Real API front ends send small writes at once; without this, Nagle's algorithm delays the body
+        # written after a response's head by up to 40 ms.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         st = self.fake.state
         with st.changed:
             st.connections_accepted += 1

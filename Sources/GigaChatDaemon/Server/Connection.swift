@@ -26,7 +26,7 @@ struct Connection: Sendable {
         }
         do {
             try await channel.executeThenClose { inbound, outbound in
-                let writer = LineWriter(outbound: outbound, allocator: channel.channel.allocator)
+                let writer = LineWriter(outbound: outbound, allocator: channel.channel.allocator, eventLoop: channel.channel.eventLoop)
                 do {
                     for try await frame in inbound {
                         guard try await handle(frame, requests: requests, writer: writer) else { break }
@@ -52,7 +52,7 @@ struct Connection: Sendable {
         let peer = await PeerCredentials.uid(of: channel.channel).map { String($0) } ?? "unknown"
         logger.warning("refused a connection from another user", metadata: ["peer_uid": "\(peer)"])
         try? await channel.executeThenClose { inbound, outbound in
-            let writer = LineWriter(outbound: outbound, allocator: channel.channel.allocator)
+            let writer = LineWriter(outbound: outbound, allocator: channel.channel.allocator, eventLoop: channel.channel.eventLoop)
             try await writer.send(.response(id: nil, result: .failure(RPCError(
                 .accessDenied,
                 "access denied: this gigachatd serves only uid \(getuid()); you are uid \(peer)"
@@ -99,8 +99,11 @@ struct Connection: Sendable {
             }
             return
         }
+        let executor = EventLoopExecutor(writer.eventLoop)
         let started = await requests.start(request.id) {
-            await run(request, requests: requests, writer: writer)
+            await withTaskExecutorPreference(executor) {
+                await run(request, requests: requests, writer: writer)
+            }
         }
         if !started, let id = request.id {
             try await writer.send(.response(id: id, result: .failure(RPCError(

@@ -6,6 +6,8 @@ import NIOCore
 struct LineWriter: Sendable {
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let allocator: ByteBufferAllocator
+    /// The connection's event loop, where writes land without a thread hop.
+    let eventLoop: any EventLoop
 
     func send(_ message: RPCMessage) async throws {
         try await send([message])

@@ -33,6 +33,7 @@ public final class Daemon: Sendable {
     /// Throws when the socket cannot be served.
     public func run() async throws {
         signal(SIGPIPE, SIG_IGN)
+        ConnectionSlots.raiseLimit()
         // First thing: from here on SIGTERM drains instead of killing, even during start-up.
         let signals = SignalStream()
         defer { signals.finish() }
@@ -79,8 +80,13 @@ public final class Daemon: Sendable {
             var failure: String?
             do {
                 try await serverChannel.executeThenClose { inbound in
+                    let slots = ConnectionSlots()
                     for try await client in inbound {
-                        tasks.addTask { await connection.serve(client) }
+                        await slots.acquire()
+                        tasks.addTask {
+                            await connection.serve(client)
+                            await slots.release()
+                        }
                     }
                 }
             } catch {

@@ -78,7 +78,10 @@ public actor TokenManager {
     @discardableResult
     public func refresh() async throws(APIError) -> AccessToken {
         if let inflight {
-            return try await inflight.value.get()
+            // Joiners finish the bookkeeping too: whoever resumes first must not see a stale `current`.
+            let result = await inflight.value
+            settle(inflight, result)
+            return try result.get()
         }
         guard let fetch else { throw APIError(.notConfigured, "no credentials to fetch an access token with") }
         let task = Task<Result<AccessToken, APIError>, Never> {
@@ -90,6 +93,12 @@ public actor TokenManager {
         }
         inflight = task
         let result = await task.value
+        settle(task, result)
+        return try result.get()
+    }
+
+    private func settle(_ task: Task<Result<AccessToken, APIError>, Never>, _ result: Result<AccessToken, APIError>) {
+        guard inflight == task else { return }
         inflight = nil
         switch result {
         case .success(let token):
@@ -101,7 +110,6 @@ public actor TokenManager {
             lastError = error.description
             logger.warning("access token refresh failed", metadata: ["error": "\(error.description)"])
         }
-        return try result.get()
     }
 
     private func refreshLoop() async {

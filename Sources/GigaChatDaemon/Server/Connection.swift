@@ -12,8 +12,15 @@ struct Connection: Sendable {
     let logger: Logger
 
     func serve(_ channel: NIOAsyncChannel<LineFrame, ByteBuffer>) async {
-        guard let peer = await PeerCredentials.uid(of: channel.channel), PeerCredentials.isAllowed(peer) else {
-            await refuse(channel)
+        guard let peer = await PeerCredentials.uid(of: channel.channel) else {
+            // Gone before we could ask who it was (a readiness probe, a client that connects and
+            // closes): nothing to refuse, nothing to log as an intrusion.
+            logger.debug("connection closed before its peer credentials could be read")
+            try? await channel.channel.close()
+            return
+        }
+        guard PeerCredentials.isAllowed(peer) else {
+            await refuse(channel, peer: peer)
             return
         }
         let requests = ConnectionRequests()
@@ -48,8 +55,7 @@ struct Connection: Sendable {
     }
 
     /// One error line for a peer that is not the daemon's user, then close; nothing else is read.
-    private func refuse(_ channel: NIOAsyncChannel<LineFrame, ByteBuffer>) async {
-        let peer = await PeerCredentials.uid(of: channel.channel).map { String($0) } ?? "unknown"
+    private func refuse(_ channel: NIOAsyncChannel<LineFrame, ByteBuffer>, peer: uid_t) async {
         logger.warning("refused a connection from another user", metadata: ["peer_uid": "\(peer)"])
         try? await channel.executeThenClose { inbound, outbound in
             let writer = LineWriter(outbound: outbound, allocator: channel.channel.allocator, eventLoop: channel.channel.eventLoop)

@@ -99,6 +99,8 @@ let package = Package(
         .testTarget(
             name: "GigaChatProtocolTests",
             dependencies: ["GigaChatProtocol"],
+            // Fuzz regression inputs, read from the source tree by ProtocolFuzzTests.
+            exclude: ["Regressions"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -47,7 +47,12 @@ let package = Package(
         // Knows nothing about GigaChat.
         .target(
             name: "CurlHTTP",
-            dependencies: ["CCurl"],
+            dependencies: [
+                "CCurl",
+                // NIOLock is a pthread mutex, which ThreadSanitizer understands (Synchronization.Mutex on
+                // Linux is a bare futex it cannot see, so every access looked like a race).
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
 

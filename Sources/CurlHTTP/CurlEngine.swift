@@ -1,5 +1,5 @@
 internal import CCurl
-import Synchronization
+import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +16,7 @@ import Darwin
 public final class CurlEngine: Sendable {
     private let core: EngineCore
     /// The engine thread until it has been joined; guarded so concurrent `shutdown()` calls join once.
-    private let thread: Mutex<pthread_t?>
+    private let thread: NIOLockedValueBox<pthread_t?>
 
     /// Idle connections kept open for reuse.
     static let maxCachedConnections = 256
@@ -65,7 +65,7 @@ public final class CurlEngine: Sendable {
             )
         }
         self.core = core
-        self.thread = Mutex(handle)
+        self.thread = NIOLockedValueBox(handle)
     }
 
     deinit {
@@ -86,7 +86,7 @@ public final class CurlEngine: Sendable {
     /// Blocks until the engine thread has exited; later calls and later transfers are no-ops / fail at once.
     public func shutdown() {
         core.requestStop()
-        let joinable: pthread_t? = thread.withLock { handle in
+        let joinable: pthread_t? = thread.withLockedValue { handle in
             defer { handle = nil }
             return handle
         }

@@ -1,5 +1,5 @@
 internal import CCurl
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The thread-safe front of a curl engine: a mailbox for the engine thread plus the wakeup call.
 ///
@@ -28,7 +28,7 @@ final class EngineCore: Sendable {
     }
 
     let multi: MultiHandle
-    private let mailbox = Mutex(Mailbox())
+    private let mailbox = NIOLockedValueBox(Mailbox())
 
     init(multi: UnsafeMutableRawPointer) {
         self.multi = MultiHandle(raw: multi)
@@ -66,7 +66,7 @@ final class EngineCore: Sendable {
 
     /// Engine thread: takes everything posted since the last call.
     func takeWork() -> Work {
-        mailbox.withLock { mailbox in
+        mailbox.withLockedValue { mailbox in
             let work = mailbox.work
             mailbox.work = Work(stopping: work.stopping)
             return work
@@ -76,7 +76,7 @@ final class EngineCore: Sendable {
     /// Engine thread: after this, posts are refused and the multi handle may be cleaned up.
     /// Returns transfers that were submitted but never started.
     func close() -> [TransferState] {
-        mailbox.withLock { mailbox in
+        mailbox.withLockedValue { mailbox in
             mailbox.closed = true
             let unstarted = mailbox.work.starts
             mailbox.work = Work(stopping: true)
@@ -85,7 +85,7 @@ final class EngineCore: Sendable {
     }
 
     private func post(_ change: (inout Work) -> Bool) -> Bool {
-        mailbox.withLock { mailbox in
+        mailbox.withLockedValue { mailbox in
             guard !mailbox.closed, change(&mailbox.work) else { return false }
             // Waking under the lock keeps `close()` + cleanup from racing with this call. A failed wakeup only
             // delays the work until the engine's next poll timeout, so its result needs no further handling.

@@ -1,8 +1,8 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The part of a transfer shared between the engine thread (producer) and the consuming task.
 ///
-/// Everything mutable lives in one `Mutex`, so the class is `Sendable` without exemptions.
+/// Everything mutable lives in one `NIOLockedValueBox`, so the class is `Sendable` without exemptions.
 final class TransferState: Sendable {
     /// Above this many buffered, unconsumed body bytes the write callback pauses the transfer.
     static let highWatermark = 256 * 1024
@@ -57,7 +57,7 @@ final class TransferState: Sendable {
 
     let request: HTTPRequest
     private let engine: EngineCore
-    private let locked = Mutex(Locked())
+    private let locked = NIOLockedValueBox(Locked())
 
     init(request: HTTPRequest, engine: EngineCore) {
         self.request = request
@@ -68,7 +68,7 @@ final class TransferState: Sendable {
 
     /// Marks the single iterator as handed out; false if one was handed out before.
     func claimIterator() -> Bool {
-        locked.withLock { state in
+        locked.withLockedValue { state in
             if state.iteratorClaimed { return false }
             state.iteratorClaimed = true
             return true
@@ -76,21 +76,21 @@ final class TransferState: Sendable {
     }
 
     var iteratorClaimed: Bool {
-        locked.withLock { $0.iteratorClaimed }
+        locked.withLockedValue { $0.iteratorClaimed }
     }
 
     var bufferedHighWater: Int {
-        locked.withLock { $0.bufferedHighWater }
+        locked.withLockedValue { $0.bufferedHighWater }
     }
 
     var pauseCount: Int {
-        locked.withLock { $0.pauseCount }
+        locked.withLockedValue { $0.pauseCount }
     }
 
     func next() async -> Result<HTTPEvent?, CurlError> {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: Waiter) in
-                let step: Step = locked.withLock { state in
+                let step: Step = locked.withLockedValue { state in
                     if let step = Self.takeEvent(&state) { return step }
                     if state.waiter != nil {
                         let misuse = CurlError.invalidRequest("next() called concurrently; HTTPTransfer has one consumer")
@@ -111,7 +111,7 @@ final class TransferState: Sendable {
 
     /// Ends the transfer for the consumer right away and asks the engine to drop it from the multi handle.
     func cancel(_ error: CurlError) {
-        let (wakeup, engineOwnsTransfer): (Wakeup?, Bool) = locked.withLock { state in
+        let (wakeup, engineOwnsTransfer): (Wakeup?, Bool) = locked.withLockedValue { state in
             let running: Bool
             switch state.phase {
             case .running: running = true
@@ -195,7 +195,7 @@ final class TransferState: Sendable {
 
     /// Whether the consumer has already given up, so the engine should not start or continue the transfer.
     var isAbandoned: Bool {
-        locked.withLock { state in
+        locked.withLockedValue { state in
             switch state.phase {
             case .running, .finished, .failed: return false
             case .cancelled, .closed: return true
@@ -204,11 +204,11 @@ final class TransferState: Sendable {
     }
 
     var isPaused: Bool {
-        locked.withLock { $0.paused }
+        locked.withLockedValue { $0.paused }
     }
 
     func deliverHead(_ head: HTTPResponseHead) {
-        let wakeup = locked.withLock { state -> Wakeup? in
+        let wakeup = locked.withLockedValue { state -> Wakeup? in
             guard case .running = state.phase else { return nil }
             state.pendingHead = head
             return Self.readyWakeup(&state)
@@ -217,7 +217,7 @@ final class TransferState: Sendable {
     }
 
     func offerBody(_ bytes: UnsafeRawBufferPointer) -> Offer {
-        let (offer, wakeup) = locked.withLock { state -> (Offer, Wakeup?) in
+        let (offer, wakeup) = locked.withLockedValue { state -> (Offer, Wakeup?) in
             guard case .running = state.phase else { return (.abort, nil) }
             if state.buffered >= Self.highWatermark {
                 state.paused = true
@@ -235,7 +235,7 @@ final class TransferState: Sendable {
 
     /// Called right before `curl_easy_pause(CONT)`, which may call the write callback (and pause again) at once.
     func willUnpause() {
-        locked.withLock { state in
+        locked.withLockedValue { state in
             state.paused = false
             state.unpauseRequested = false
         }
@@ -256,7 +256,7 @@ final class TransferState: Sendable {
     }
 
     private func end(_ phase: Phase) {
-        let wakeup = locked.withLock { state -> Wakeup? in
+        let wakeup = locked.withLockedValue { state -> Wakeup? in
             guard case .running = state.phase else { return nil }
             if case .cancelled(var error) = phase {
                 error.bytesReceived = state.delivered

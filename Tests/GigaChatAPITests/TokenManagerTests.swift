@@ -1,19 +1,20 @@
 import Logging
-import Synchronization
 import Testing
 @testable import GigaChatAPI
 
 @Suite struct TokenManagerTests {
-    final class Counter: Sendable {
-        let value = Mutex(0)
-        func increment() -> Int { value.withLock { $0 += 1; return $0 } }
-        var count: Int { value.withLock { $0 } }
+    actor Counter {
+        private(set) var count = 0
+        func increment() -> Int {
+            count += 1
+            return count
+        }
     }
 
     @Test func makesOneCallForManyConcurrentRequests() async throws {
         let calls = Counter()
         let manager = TokenManager(preissued: nil, fetch: { () async throws(APIError) -> AccessToken in
-            let n = calls.increment()
+            let n = await calls.increment()
             try? await Task.sleep(for: .milliseconds(100))
             return AccessToken(value: Secret("t\(n)"), expiresAtMilliseconds: TokenManager.nowMilliseconds() + 600_000,
                                receivedAtMilliseconds: TokenManager.nowMilliseconds())
@@ -24,14 +25,14 @@ import Testing
             for try await token in group { all.append(token) }
             return all
         }
-        #expect(calls.count == 1)
+        #expect(await calls.count == 1)
         #expect(Set(tokens) == ["t1"])
     }
 
     @Test func replacesARejectedTokenOnce() async throws {
         let calls = Counter()
         let manager = TokenManager(preissued: nil, fetch: { () async throws(APIError) -> AccessToken in
-            let n = calls.increment()
+            let n = await calls.increment()
             return AccessToken(value: Secret("t\(n)"), expiresAtMilliseconds: TokenManager.nowMilliseconds() + 600_000,
                                receivedAtMilliseconds: TokenManager.nowMilliseconds())
         }, bufferMilliseconds: 60_000, logger: Logger(label: "test"))
@@ -42,13 +43,13 @@ import Testing
         #expect(second.value.exposedValue == "t2")
         await manager.invalidate(first)  // stale: already replaced
         #expect(try await manager.token()?.value.exposedValue == "t2")
-        #expect(calls.count == 2)
+        #expect(await calls.count == 2)
     }
 
     @Test func reportsFailuresAndRecovers() async throws {
         let calls = Counter()
         let manager = TokenManager(preissued: nil, fetch: { () async throws(APIError) -> AccessToken in
-            if calls.increment() == 1 { throw APIError(.unavailable, "OAuth endpoint down") }
+            if await calls.increment() == 1 { throw APIError(.unavailable, "OAuth endpoint down") }
             return AccessToken(value: Secret("ok"), expiresAtMilliseconds: TokenManager.nowMilliseconds() + 600_000,
                                receivedAtMilliseconds: TokenManager.nowMilliseconds())
         }, bufferMilliseconds: 60_000, logger: Logger(label: "test"))

@@ -314,8 +314,8 @@ def run_fake(argv: list[str]) -> int:
 
     fake_gigachat.py writes a response's head and body separately, and without TCP_NODELAY Nagle's
     algorithm holds the body back until the client's delayed ACK (40 ms on Linux): every non-streamed
-    reply and every paced chunk would wait up to 40 ms in the fake, for any client. Real servers (nginx
-    and the like) set TCP_NODELAY, so the benchmark does too, without changing the fake itself.
+    reply and every paced chunk would wait up to 40 ms in the fake, for any client. The fake now sets
+    TCP_NODELAY itself; this wrapper keeps the benchmark's figures independent of that detail.
     """
     sys.path.insert(0, str(FAKE.parent))
     import fake_gigachat as fg  # type: ignore[import-not-found]

@@ -64,7 +64,7 @@ public final class GigaChatClient: Sendable {
     /// A call whose answer is one JSON document.
     public func send(_ call: APICall) async throws(APIError) -> JSONValue {
         try await perform(call) { head, iterator in
-            let body = try await Self.readBody(&iterator, limit: Self.maxBodyBytes, streamingStarted: false)
+            let body = try await Self.readBody(&iterator, limit: Self.maxBodyBytes)
             guard let json = try? JSONValue(parsing: body) else {
                 throw APIError(.malformed, "the API answered \(call.path) with something that is not JSON", status: head.status)
             }
@@ -137,7 +137,7 @@ public final class GigaChatClient: Sendable {
                 if (200..<300).contains(head.status) {
                     return try await consume(head, &iterator)
                 }
-                let errorBody = (try? await Self.readBody(&iterator, limit: Self.maxErrorBodyBytes, streamingStarted: false)) ?? []
+                let errorBody = (try? await Self.readBody(&iterator, limit: Self.maxErrorBodyBytes)) ?? []
                 let message = ErrorBody.message(status: head.status, body: errorBody)
                 let retryAfter = head.header("Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
                 retryAfterHint = retryAfter
@@ -315,7 +315,7 @@ public final class GigaChatClient: Sendable {
             guard case .head(let head)? = try await iterator.next() else {
                 throw APIError(.malformed, "the \(what) closed the connection without a response")
             }
-            let body = try await readBody(&iterator, limit: maxErrorBodyBytes, streamingStarted: false)
+            let body = try await readBody(&iterator, limit: maxErrorBodyBytes)
             guard head.status == 200 else {
                 let message = ErrorBody.message(status: head.status, body: body)
                 if head.status == 401 || head.status == 403 {
@@ -343,7 +343,7 @@ public final class GigaChatClient: Sendable {
     // MARK: Reading replies
 
     /// Reads the rest of a body; throws CurlError on transfer failure.
-    static func readBody(_ iterator: inout HTTPTransfer.AsyncIterator, limit: Int, streamingStarted: Bool) async throws -> [UInt8] {
+    static func readBody(_ iterator: inout HTTPTransfer.AsyncIterator, limit: Int) async throws -> [UInt8] {
         var body: [UInt8] = []
         while let event = try await iterator.next() {
             if case .body(let bytes) = event {
@@ -364,7 +364,7 @@ public final class GigaChatClient: Sendable {
         let contentType = head.header("Content-Type")?.lowercased() ?? ""
         if contentType.hasPrefix("application/json") {
             // Some gateways ignore stream:true; pass the whole answer on as one delta.
-            let body = try await readBody(&iterator, limit: maxBodyBytes, streamingStarted: false)
+            let body = try await readBody(&iterator, limit: maxBodyBytes)
             guard let json = try? JSONValue(parsing: body) else {
                 throw APIError(.malformed, "the API answered a streaming chat with invalid JSON", status: head.status)
             }

@@ -4,16 +4,13 @@ import Foundation
 actor DaemonStatistics {
     let startedAt = Date()
     private(set) var connections = 0
-    private(set) var inFlight = 0
     private(set) var served = 0
     private(set) var lastUpstreamError: String?
 
     func connectionOpened() { connections += 1 }
     func connectionClosed() { connections -= 1 }
-    func requestStarted() { inFlight += 1 }
 
     func requestFinished(upstreamError: String?) {
-        inFlight -= 1
         served += 1
         if let upstreamError { lastUpstreamError = upstreamError }
     }

@@ -128,7 +128,4 @@ public struct ChatStreamAccumulator: Sendable {
         if let usage { object["usage"] = usage }
         return .object(object)
     }
-
-    /// Whether any choice reached a finish_reason.
-    public var finished: Bool { choices.contains { $0.choice.finishReason != nil } }
 }

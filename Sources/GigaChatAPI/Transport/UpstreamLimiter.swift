@@ -52,19 +52,6 @@ public actor UpstreamLimiter {
         resumeWaiters()
     }
 
-    /// Runs `body` holding a slot.
-    public func withPermit<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        try await acquire()
-        do {
-            let value = try await body()
-            release()
-            return value
-        } catch {
-            release()
-            throw error
-        }
-    }
-
     private func cancelWaiter(_ id: UInt64) {
         guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
         let waiter = waiters.remove(at: index)

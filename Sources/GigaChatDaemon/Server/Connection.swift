@@ -132,7 +132,6 @@ struct Connection: Sendable {
         )
         let clock = ContinuousClock()
         let started = clock.now
-        await statistics.requestStarted()
         var result = await dispatcher.handle(request, context: context)
         if case .failure(let error) = result, await lifecycle.endingRemainingRequests {
             // Ended by the drain, not by its client: say so, and keep what was streamed (data.partial).

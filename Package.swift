@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // C shims: one small target per C library, real functions in a .c file.
@@ -40,6 +41,10 @@ let package = Package(
         // No I/O and no Foundation, so the client stays small and starts fast.
         .target(
             name: "GigaChatProtocol",
+            dependencies: [
+                // Keyed, order-keeping storage for JSON objects: linear parsing however many keys.
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
             swiftSettings: strict
         ),
 
@@ -77,6 +82,7 @@ let package = Package(
                 "GigaChatProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -95,6 +101,7 @@ let package = Package(
         .executableTarget(
             name: "gigachatctl",
             dependencies: [
+                "CLinux",
                 "GigaChatProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -17,6 +17,9 @@ As a library::
 
     asyncio.run(main())
 
+``connect()`` first makes sure the socket is your own daemon's (see ``check_socket_path``) and
+raises ``UntrustedSocket`` otherwise, before anything is sent.
+
 ``stream.cancel()`` (from another task, a signal handler, a timeout) stops the request: the daemon
 aborts the upstream transfer and the stream ends with ``Cancelled``. Several requests may run at once
 on one client; each waits only for its own lines.
@@ -33,6 +36,9 @@ import itertools
 import json
 import os
 import signal
+import socket
+import stat
+import struct
 import sys
 from typing import Any, AsyncIterator, Optional
 
@@ -59,6 +65,63 @@ def _error(error: dict[str, Any]) -> GigaChatError:
     code, message = error.get("code", 0), error.get("message", "")
     kind = Cancelled if code == CANCELLED else GigaChatError
     return kind(code, message, error.get("data"))
+
+
+class UntrustedSocket(PermissionError):
+    """The socket is not your own daemon's: someone else may be listening. Nothing was sent."""
+
+
+def _trusted(uid: int) -> bool:
+    # Root could read the prompts anyway, and a system-wide setup may create the directory as root.
+    return uid in (os.geteuid(), 0)
+
+
+def _refuse(path: str, why: str) -> UntrustedSocket:
+    return UntrustedSocket(f"refusing to use {path}: {why}")
+
+
+def check_socket_path(path: str) -> None:
+    """Raises UntrustedSocket unless the socket's directory is a real directory that only you (or root)
+    own and can write, and the socket is yours (or root's). With no XDG_RUNTIME_DIR the socket is in
+    /tmp/gigachat-UID/, a name anyone can create first. A path that does not exist is left for connect()
+    to report."""
+    directory = os.path.dirname(path) or "."
+    try:
+        info = os.lstat(directory)
+    except FileNotFoundError:
+        info = None
+    if info is not None:
+        if not stat.S_ISDIR(info.st_mode):
+            what = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a directory"
+            raise _refuse(path, f"its directory {directory} is {what} (owner uid {info.st_uid}), so it may lead to "
+                                f"another user's socket. Remove it (rm {directory}) and restart gigachatd")
+        if not _trusted(info.st_uid):
+            raise _refuse(path, f"its directory {directory} belongs to uid {info.st_uid}, not to you (uid {os.geteuid()}) "
+                                "or root, so another user may be listening there. Remove it (as root if need be) and "
+                                "restart gigachatd, or set XDG_RUNTIME_DIR or --socket to a directory of your own")
+        if info.st_mode & 0o022:
+            raise _refuse(path, f"its directory {directory} (owner uid {info.st_uid}) is writable by others "
+                                f"(mode {stat.S_IMODE(info.st_mode):o}), so anyone could have put the socket there. "
+                                f"Fix it with: chmod 700 {directory}, then restart gigachatd")
+    try:
+        # stat, not lstat: inside a directory only you control, a symlink is yours; what counts is
+        # whose socket it leads to.
+        owner = os.stat(path).st_uid
+    except FileNotFoundError:
+        return
+    if not _trusted(owner):
+        raise _refuse(path, f"the socket belongs to uid {owner}, not to you (uid {os.geteuid()}) or root, so another "
+                            "user's program is listening there. Remove it (as root if need be) and restart gigachatd")
+
+
+def check_peer(sock: socket.socket, path: str) -> None:
+    """Raises UntrustedSocket unless the process that accepted the connection runs as you or root
+    (SO_PEERCRED, which no race on the path can fake)."""
+    # struct ucred: pid_t pid; uid_t uid; gid_t gid.
+    pid, uid, _gid = struct.unpack("iII", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("iII")))
+    if not _trusted(uid):
+        raise _refuse(path, f"the process listening there (pid {pid}) runs as uid {uid}, not as you (uid {os.geteuid()}) "
+                            f"or root. Stop it, remove {path} and restart gigachatd")
 
 
 def default_socket_path() -> str:
@@ -143,7 +206,18 @@ class GigaChatClient:
 
     @classmethod
     async def connect(cls, path: Optional[str] = None) -> "GigaChatClient":
-        reader, writer = await asyncio.open_unix_connection(path or default_socket_path(), limit=MAX_LINE_BYTES)
+        """Connects to your own gigachatd; UntrustedSocket if the socket is someone else's."""
+        path = path or default_socket_path()
+        check_socket_path(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, path)
+            check_peer(sock, path)
+            reader, writer = await asyncio.open_unix_connection(sock=sock, limit=MAX_LINE_BYTES)
+        except BaseException:
+            sock.close()
+            raise
         return cls(reader, writer)
 
     async def __aenter__(self) -> "GigaChatClient":
@@ -226,6 +300,9 @@ async def _main(args: argparse.Namespace) -> int:
     messages = ([{"role": "system", "content": args.system}] if args.system else []) + [{"role": "user", "content": prompt}]
     try:
         client = await GigaChatClient.connect(args.socket)
+    except UntrustedSocket as e:
+        print(f"gigachat_client: {e}", file=sys.stderr)
+        return 3
     except OSError as e:
         print(f"gigachat_client: cannot connect to gigachatd: {e}", file=sys.stderr)
         return 3

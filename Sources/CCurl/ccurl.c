@@ -6,6 +6,10 @@ size_t ccurl_writefunc_pause(void) {
     return CURL_WRITEFUNC_PAUSE;
 }
 
+size_t ccurl_readfunc_abort(void) {
+    return CURL_READFUNC_ABORT;
+}
+
 int ccurl_pause_cont(void) {
     return CURLPAUSE_CONT;
 }

@@ -237,15 +237,18 @@ final class EasyTransfer {
             if let contentType = part.contentType {
                 try check(curl_mime_type(handle, contentType), "curl_mime_type")
             }
-            if part.data.isEmpty {
+            switch part.content {
+            case .bytes(let data) where data.isEmpty:
                 // A NULL pointer would mean "no data source", not "empty data".
                 try check(curl_mime_data(handle, "", 0), "curl_mime_data")
-            } else {
+            case .bytes(let data):
                 // curl_mime_data copies the bytes.
-                let dataSet = part.data.withUnsafeBytes { raw in
+                let dataSet = data.withUnsafeBytes { raw in
                     curl_mime_data(handle, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count)
                 }
                 try check(dataSet, "curl_mime_data")
+            case .file(let file):
+                try check(UploadFileReader.attach(file, to: handle), "curl_mime_data_cb")
             }
         }
         try check(ccurl_easy_setopt_pointer(easy, CURLOPT_MIMEPOST, UnsafeMutableRawPointer(mime)), "CURLOPT_MIMEPOST")

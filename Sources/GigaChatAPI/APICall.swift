@@ -6,6 +6,8 @@ public struct APICall: Sendable {
     public enum Body: Sendable {
         case none
         case json(JSONValue)
+        /// A JSON document already serialized.
+        case jsonBytes([UInt8])
         case multipart([MultipartPart])
     }
 

@@ -13,6 +13,9 @@ public final class GigaChatClient: Sendable {
     private let tls: TLSOptions
     private let logger: Logger
 
+    /// The current request's logger when there is one, else the client's own.
+    private var log: Logger { RequestLog.logger ?? logger }
+
     /// Largest non-streamed body accepted from the API.
     static let maxBodyBytes = 64 * 1024 * 1024
     /// Largest error body read for its message.
@@ -20,7 +23,11 @@ public final class GigaChatClient: Sendable {
 
     /// - Parameters:
     ///   - limiter: shared across configuration reloads, so the upstream limit holds throughout.
-    public init(configuration: Configuration, engine: CurlEngine, limiter: UpstreamLimiter, logger: Logger) throws(ConfigurationError) {
+    ///   - tokens: the token manager of the client this one replaces, kept when its token source is
+    ///     unchanged (a reload that did not touch the credentials keeps the token).
+    public init(
+        configuration: Configuration, engine: CurlEngine, limiter: UpstreamLimiter, logger: Logger, tokens: TokenManager? = nil
+    ) throws(ConfigurationError) {
         self.configuration = configuration
         self.engine = engine
         self.limiter = limiter
@@ -51,6 +58,10 @@ public final class GigaChatClient: Sendable {
         default:
             fetch = nil
         }
+        if let tokens {
+            self.tokens = tokens
+            return
+        }
         self.tokens = TokenManager(
             preissued: preissued,
             fetch: fetch,
@@ -72,21 +83,33 @@ public final class GigaChatClient: Sendable {
         }
     }
 
-    /// A chat completion. With `"stream": true` in `body`, `onDelta` receives the reply as it arrives;
-    /// either way the result is GigaChat's non-stream response shape.
-    public func chat(
-        _ body: JSONObject,
-        sessionID: String?,
-        onDelta: @escaping @Sendable ([ChatDelta]) async throws -> Void
-    ) async throws(APIError) -> JSONValue {
+    /// A chat body with the configured defaults filled in, serialized: what a queued chat holds.
+    public struct PreparedChat: Sendable {
+        public var body: [UInt8]
+        public var streaming: Bool
+    }
+
+    public func prepareChat(_ body: JSONObject) -> PreparedChat {
         var body = body
         if body["model"] == nil { body["model"] = .string(configuration.model) }
         if body["profanity_check"] == nil, let profanity = configuration.profanityCheck { body["profanity_check"] = .bool(profanity) }
         if body["flags"] == nil, let flags = configuration.flags { body["flags"] = .array(flags.map(JSONValue.string)) }
-        let streaming = body["stream"]?.boolValue ?? false
+        var bytes: [UInt8] = []
+        JSONValue.object(body).write(into: &bytes)
+        return PreparedChat(body: bytes, streaming: body["stream"]?.boolValue ?? false)
+    }
+
+    /// A chat completion. With `"stream": true` in the body, `onDelta` receives the reply as it arrives;
+    /// either way the result is GigaChat's non-stream response shape.
+    public func chat(
+        _ prepared: PreparedChat,
+        sessionID: String?,
+        onDelta: @escaping @Sendable ([ChatDelta]) async throws -> Void
+    ) async throws(APIError) -> JSONValue {
+        let streaming = prepared.streaming
         var headers: [(name: String, value: String)] = []
         if let sessionID { headers.append(("X-Session-ID", sessionID)) }
-        let call = APICall(.post, "/chat/completions", body: .json(.object(body)), headers: headers, streaming: streaming)
+        let call = APICall(.post, "/chat/completions", body: .jsonBytes(prepared.body), headers: headers, streaming: streaming)
         guard streaming else { return try await send(call) }
         return try await perform(call) { head, iterator in
             try await Self.readChatStream(head: head, iterator: &iterator, onDelta: onDelta)
@@ -105,12 +128,32 @@ public final class GigaChatClient: Sendable {
         consume: (HTTPResponseHead, inout HTTPTransfer.AsyncIterator) async throws -> T
     ) async throws(APIError) -> T {
         do {
-            try await limiter.acquire()
-        } catch {
+            return try await limiter.withPermit { () async throws -> T in
+                try await attempts(call, consume: consume)
+            }
+        } catch let error as APIError {
+            throw error
+        } catch is CancellationError {
             throw APIError(.cancelled, "request cancelled while waiting for its turn")
+        } catch {
+            throw APIError(.malformed, "unexpected failure: \(error)")
         }
-        defer { Task { await limiter.release() } }
+    }
 
+    private var retryPolicy: RetryPolicy {
+        RetryPolicy(
+            maxRetries: configuration.maxRetries,
+            backoffFactorSeconds: configuration.retryBackoffFactor,
+            retryOnStatusCodes: configuration.retryOnStatusCodes,
+            maxRetryAfterSeconds: configuration.maxRetryAfterSeconds
+        )
+    }
+
+    private func attempts<T: Sendable>(
+        _ call: APICall,
+        consume: (HTTPResponseHead, inout HTTPTransfer.AsyncIterator) async throws -> T
+    ) async throws(APIError) -> T {
+        let policy = retryPolicy
         var attempt = 0
         var refreshedAfter401 = false
         while true {
@@ -118,12 +161,11 @@ public final class GigaChatClient: Sendable {
             if token == nil, configuration.authentication == .none, configuration.certFile == nil {
                 throw APIError(
                     .notConfigured,
-                    "gigachatd has no credentials: set GIGACHAT_CREDENTIALS (or GIGACHAT_USER/GIGACHAT_PASSWORD, GIGACHAT_ACCESS_TOKEN) and reload"
+                    "no credentials are configured: set GIGACHAT_CREDENTIALS (or GIGACHAT_USER/GIGACHAT_PASSWORD, GIGACHAT_ACCESS_TOKEN) and reload"
                 )
             }
             var iterator = engine.perform(request(for: call, token: token)).makeAsyncIterator()
-            var retryDelay: Double?
-            var retryAfterHint: Double?
+            var waitSeconds = 0.0
             do {
                 guard case .head(let head)? = try await iterator.next() else {
                     throw APIError(.malformed, "the API closed the connection without a response")
@@ -131,7 +173,7 @@ public final class GigaChatClient: Sendable {
                 if head.status == 401, !refreshedAfter401, tokens.canRefresh, let token {
                     refreshedAfter401 = true
                     await tokens.invalidate(token)
-                    logger.info("API answered 401; refreshing the token and retrying once", metadata: ["path": "\(call.path)"])
+                    log.info("API answered 401; refreshing the token and retrying once", metadata: ["path": "\(call.path)"])
                     continue
                 }
                 if (200..<300).contains(head.status) {
@@ -139,24 +181,26 @@ public final class GigaChatClient: Sendable {
                 }
                 let errorBody = (try? await Self.readBody(&iterator, limit: Self.maxErrorBodyBytes)) ?? []
                 let message = ErrorBody.message(status: head.status, body: errorBody)
-                let retryAfter = head.header("Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-                retryAfterHint = retryAfter
-                if configuration.retryOnStatusCodes.contains(head.status), attempt < configuration.maxRetries {
-                    if head.status == 429, let retryAfter {
-                        guard retryAfter <= configuration.maxRetryAfterSeconds else {
-                            throw APIError(
-                                .rateLimited,
-                                "GigaChat rate limit: the API asks to wait \(Self.format(retryAfter)) s, more than the \(Self.format(configuration.maxRetryAfterSeconds)) s gigachatd waits (GIGACHATD_MAX_RETRY_AFTER): \(message)",
-                                status: 429, retryAfter: retryAfter
-                            )
-                        }
-                        retryDelay = retryAfter
-                    } else {
-                        retryDelay = backoff(attempt: attempt)
-                    }
-                    logger.notice("API answered \(head.status); retrying", metadata: ["path": "\(call.path)", "attempt": "\(attempt + 1)"])
-                } else {
+                let decision = policy.decision(
+                    status: head.status,
+                    retryAfterHeader: head.header("Retry-After"),
+                    attempt: attempt,
+                    nowSeconds: Double(TokenManager.nowMilliseconds()) / 1000,
+                    jitter: Double.random(in: 0...1)
+                )
+                switch decision {
+                case .retry(let seconds):
+                    waitSeconds = seconds
+                    log.notice("API answered \(head.status); retrying", metadata: ["path": "\(call.path)", "attempt": "\(attempt + 1)"])
+                case .fail(let retryAfter):
                     throw Self.statusError(status: head.status, message: message, retryAfter: retryAfter)
+                case .failRetryAfterTooLong(let retryAfter):
+                    throw APIError(
+                        .rateLimited,
+                        "GigaChat rate limit: the API asks to wait \(Durations.text(seconds: retryAfter)), more than the "
+                            + "\(Durations.text(seconds: configuration.maxRetryAfterSeconds)) gigachatd waits (GIGACHATD_MAX_RETRY_AFTER): \(message)",
+                        status: 429, retryAfter: retryAfter
+                    )
                 }
             } catch let error as CurlError {
                 if error.kind == .cancelled { throw APIError(.cancelled, "request cancelled") }
@@ -165,32 +209,22 @@ public final class GigaChatClient: Sendable {
                 case .couldNotConnect, .connectionReset, .recvError, .sendError: retryable = true
                 default: retryable = false
                 }
-                guard retryable, attempt < configuration.maxRetries else { throw transportError(error) }
-                retryDelay = backoff(attempt: attempt)
-                logger.notice("API connection failed; retrying", metadata: ["path": "\(call.path)", "error": "\(error.message)"])
+                let decision = policy.decision(connectionFailureRetryable: retryable, attempt: attempt, jitter: Double.random(in: 0...1))
+                guard case .retry(let seconds) = decision else { throw transportError(error) }
+                waitSeconds = seconds
+                log.notice("API connection failed; retrying", metadata: ["path": "\(call.path)", "error": "\(error.message)"])
             } catch let error as APIError {
                 throw error
             } catch {
                 throw APIError(.malformed, "unexpected failure: \(error)")
             }
             attempt += 1
-            guard let retryDelay else { continue }
             do {
-                try await Task.sleep(for: .seconds(retryDelay))
+                try await Task.sleep(for: Durations.from(seconds: waitSeconds))
             } catch {
-                throw APIError(.cancelled, "request cancelled while waiting to retry", retryAfter: retryAfterHint)
+                throw APIError(.cancelled, "request cancelled while waiting to retry")
             }
         }
-    }
-
-    /// SDK-style backoff: factor·2^attempt plus jitter, capped.
-    private func backoff(attempt: Int) -> Double {
-        let base = configuration.retryBackoffFactor * pow(2, Double(attempt))
-        return min(base + Double.random(in: 0...max(0.05, configuration.retryBackoffFactor)), 10)
-    }
-
-    private static func format(_ seconds: Double) -> String {
-        seconds.rounded() == seconds ? String(Int(seconds)) : String(seconds)
     }
 
     static func statusError(status: Int, message: String, retryAfter: Double?) -> APIError {
@@ -216,7 +250,7 @@ public final class GigaChatClient: Sendable {
         case .timedOut:
             return APIError(
                 .timedOut,
-                "GigaChat API did not answer for \(format(timeoutSeconds)) s (GIGACHAT_TIMEOUT)\(suffix)",
+                "GigaChat API did not answer for \(Durations.text(seconds: timeoutSeconds)) (GIGACHAT_TIMEOUT)\(suffix)",
                 partial: partial
             )
         case .tlsVerification, .tlsOther:
@@ -248,6 +282,9 @@ public final class GigaChatClient: Sendable {
         case .json(let json):
             var bytes: [UInt8] = []
             json.write(into: &bytes)
+            body = .bytes(bytes)
+            headers.append(("Content-Type", "application/json"))
+        case .jsonBytes(let bytes):
             body = .bytes(bytes)
             headers.append(("Content-Type", "application/json"))
         case .multipart(let parts):
@@ -384,7 +421,7 @@ public final class GigaChatClient: Sendable {
                     do {
                         try await onDelta(deltas)
                     } catch {
-                        throw APIError(.cancelled, "the client went away")
+                        throw APIError(.cancelled, "the client went away", partial: accumulator.result)
                     }
                 }
             }

@@ -42,8 +42,17 @@ public final class Daemon: Sendable {
         let upstream = try UpstreamService(configuration: configuration, logger: logger)
         let statistics = DaemonStatistics()
         let lifecycle = Lifecycle()
-        let dispatcher = Dispatcher(upstream: upstream, statistics: statistics, lifecycle: lifecycle)
-        let connection = Connection(dispatcher: dispatcher, statistics: statistics, lifecycle: lifecycle, logger: logger)
+        // Two threads: file work is short (conversations, opening uploads), and one stuck disk must not
+        // hold up the rest.
+        let fileIOPool = NIOThreadPool(numberOfThreads: 2)
+        fileIOPool.start()
+        defer { fileIOPool.shutdownGracefully { _ in } }
+        let dispatcher = Dispatcher(
+            upstream: upstream, statistics: statistics, lifecycle: lifecycle, fileIO: FileIO(pool: fileIOPool), configuration: configuration
+        )
+        let connection = Connection(
+            dispatcher: dispatcher, statistics: statistics, lifecycle: lifecycle, admission: RequestAdmission(), logger: logger
+        )
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let listener: Listener
@@ -238,14 +247,14 @@ public final class Daemon: Sendable {
         notifier.stopping(status: "shutting down: draining \(count) request(s), at most \(Self.seconds(timeout))")
         if timeout > 0 {
             // TimeoutStopSec= may be shorter than a drain someone configured; ask for what we need.
-            notifier.extendTimeout(by: .milliseconds(Int64(timeout * 1000)) + .seconds(5))
+            notifier.extendTimeout(by: Durations.from(seconds: timeout) + .seconds(5))
         }
         logger.notice(
             "shutting down: refusing new requests, draining",
             metadata: ["signal": "\(Self.signalName(number))", "running": "\(count)", "timeout_s": "\(timeout)"]
         )
         try? await running.serverChannel.close()
-        let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
+        let deadline = ContinuousClock.now + Durations.from(seconds: timeout)
         while await lifecycle.runningRequests() > 0, ContinuousClock.now < deadline, await !lifecycle.hurry {
             try? await Task.sleep(for: .milliseconds(50))
         }
@@ -266,7 +275,7 @@ public final class Daemon: Sendable {
         let watchdog = notifier.watchdogInterval
         let period: Duration = min(watchdog.map { $0 / 2 } ?? .seconds(5), .seconds(5))
         if let watchdog {
-            logger.debug("watchdog enabled", metadata: ["interval_ms": "\(watchdog.components.seconds * 1000 + watchdog.components.attoseconds / 1_000_000_000_000_000)"])
+            logger.debug("watchdog enabled", metadata: ["interval_ms": "\(Durations.milliseconds(watchdog))"])
         }
         var lastStatus = ""
         while !Task.isCancelled {

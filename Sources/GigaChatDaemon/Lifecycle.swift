@@ -44,9 +44,6 @@ actor Lifecycle {
     /// failed): requests failing from now on were ended by the daemon, not by their client.
     var endingRemainingRequests: Bool { closingAll }
 
-    /// Open client connections.
-    var connectionCount: Int { connections.count }
-
     /// Requests still running on all connections.
     func runningRequests() async -> Int {
         var total = 0

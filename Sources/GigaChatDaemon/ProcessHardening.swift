@@ -18,11 +18,4 @@ public enum ProcessHardening {
         }
         return problems
     }
-
-    /// Whether core dumps and ptrace attach are currently off.
-    public static var isApplied: Bool {
-        var limit = rlimit()
-        getrlimit(Int32(RLIMIT_CORE.rawValue), &limit)
-        return limit.rlim_cur == 0 && clinux_get_dumpable() == 0
-    }
 }

@@ -26,10 +26,18 @@ actor UpstreamService {
         await client.tokens.start()
     }
 
-    /// Switches to a new configuration: new credentials get a new token manager.
+    /// Switches to a new configuration. Only new credentials (or a new way to fetch a token) get a new
+    /// token manager; otherwise the current token, its refresh loop and its counters carry over.
     func reload(_ configuration: Configuration) async throws {
-        let replacement = try GigaChatClient(configuration: configuration, engine: engine, limiter: limiter, logger: logger)
-        await client.tokens.stop()
+        let sameTokenSource = configuration.tokenSource == client.configuration.tokenSource
+        let replacement = try GigaChatClient(
+            configuration: configuration, engine: engine, limiter: limiter, logger: logger,
+            tokens: sameTokenSource ? client.tokens : nil
+        )
+        if !sameTokenSource {
+            await client.tokens.stop()
+            logger.notice("credentials changed; fetching a new token")
+        }
         client = replacement
         await limiter.setLimit(configuration.effectiveMaxConnections)
         await replacement.tokens.start()

@@ -1,3 +1,5 @@
+internal import OrderedCollections
+
 /// A JSON document as a value.
 ///
 /// The protocol carries GigaChat bodies through untouched, so the daemon needs a lossless, order-keeping
@@ -18,8 +20,11 @@ public enum JSONValue: Sendable, Hashable {
 }
 
 /// An ordered JSON object: lookups by key, iteration in insertion order.
+///
+/// Backed by a hash-indexed ordered dictionary, so building an object of n keys is O(n): a client line or
+/// an API reply with 100,000 keys parses in milliseconds instead of the minutes a scanned array took.
 public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
-    public private(set) var members: [(key: String, value: JSONValue)] = []
+    private var storage: OrderedDictionary<String, JSONValue> = [:]
 
     public init() {}
 
@@ -31,34 +36,47 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         for (key, value) in pairs { self[key] = value }
     }
 
-    public var count: Int { members.count }
-    public var isEmpty: Bool { members.isEmpty }
-    public var keys: [String] { members.map(\.key) }
+    public var count: Int { storage.count }
+    public var isEmpty: Bool { storage.isEmpty }
+    public var keys: [String] { Array(storage.keys) }
 
+    /// A later assignment to an existing key replaces its value in place; nil removes the key.
     public subscript(key: String) -> JSONValue? {
-        get { members.first(where: { $0.key == key })?.value }
-        set {
-            if let index = members.firstIndex(where: { $0.key == key }) {
-                if let newValue { members[index].value = newValue } else { members.remove(at: index) }
-            } else if let newValue {
-                members.append((key, newValue))
-            }
+        get { storage[key] }
+        set { storage[key] = newValue }
+    }
+
+    public func makeIterator() -> Iterator {
+        Iterator(base: storage.makeIterator())
+    }
+
+    /// Members in insertion order.
+    public struct Iterator: IteratorProtocol {
+        fileprivate var base: OrderedDictionary<String, JSONValue>.Iterator
+
+        public mutating func next() -> (key: String, value: JSONValue)? {
+            base.next()
         }
     }
 
-    public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {
-        members.makeIterator()
-    }
-
+    /// Objects are equal when they have the same members, whatever their order (as JSON says).
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        for (key, value) in lhs.members where rhs[key] != value { return false }
+        for (key, value) in lhs.storage where rhs.storage[key] != value { return false }
         return true
     }
 
     public func hash(into hasher: inout Hasher) {
+        // Order-independent, to agree with ==: a commutative sum of each member's own hash.
         hasher.combine(count)
-        for key in keys.sorted() { hasher.combine(key); hasher.combine(self[key]) }
+        var combined = 0
+        for (key, value) in storage {
+            var member = Hasher()
+            member.combine(key)
+            member.combine(value)
+            combined = combined &+ member.finalize()
+        }
+        hasher.combine(combined)
     }
 }
 

@@ -34,6 +34,11 @@ public struct RPCErrorCode: RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let accessDenied = RPCErrorCode(rawValue: -32009)
     /// A local resource (file, conversation) was not found or could not be used.
     public static let localError = RPCErrorCode(rawValue: -32010)
+    /// A cap on requests (per connection, for the whole daemon, or on the bytes they hold) was reached.
+    public static let tooManyRequests = RPCErrorCode(rawValue: -32011)
+    /// The daemon ended the request: its deadline passed (data.reason "deadline"), or its client stopped
+    /// reading (data.reason "client_stall").
+    public static let requestTimeout = RPCErrorCode(rawValue: -32012)
 
     public var description: String { String(rawValue) }
 }

@@ -24,5 +24,4 @@ public enum RPCMethod {
 public enum ProtocolDefaults {
     /// Longest request line the daemon accepts unless GIGACHATD_MAX_LINE_BYTES says otherwise.
     public static let maxLineBytes = 8 * 1024 * 1024
-    public static let maxLineBytesEnvironmentKey = "GIGACHATD_MAX_LINE_BYTES"
 }

@@ -107,11 +107,11 @@ struct GigachatdCommand: AsyncParsableCommand {
         let journal = JournalStream.stderrIsJournal()
         LoggingSystem.bootstrap { label in
             if journal {
-                return JournalLogHandler(label: label, logLevel: level)
+                return EscapingLogHandler(JournalLogHandler(label: label, logLevel: level))
             }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return EscapingLogHandler(handler)
         }
         return journal
     }

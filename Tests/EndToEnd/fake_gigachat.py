@@ -112,8 +112,15 @@ FAULT_KINDS = frozenset({
     "truncate",      # stream `chunks` events (default: all but the finishing one), then end the
                      # HTTP body cleanly: no finish_reason, no [DONE]. `finish`: true keeps the
                      # finishing event; `abrupt`: true closes the TCP connection instead (no 0-chunk)
+    "endless_data",  # stream `chunks` events (default 1), then `data: ` lines of 64 KiB of "x" each
+                     # and never the blank line that ends an event, until `mib` MiB (default 64)
+                     # were written or the client leaves; then end the body cleanly. One SSE event
+                     # that never ends: a client that buffers events unbounded runs out of memory.
+                     # A non-stream chat gets a JSON body that never closes its string instead.
 })
-_STREAM_FAULTS = frozenset({"reset_after", "stall_after", "malformed", "truncate"})
+_STREAM_FAULTS = frozenset({"reset_after", "stall_after", "malformed", "truncate", "endless_data"})
+
+ENDLESS_LINE = 64 * 1024  # bytes of "x" per data line of an "endless_data" fault
 
 # SSE framing variants (combine with "+", e.g. "crlf+nospace+split").
 SSE_FLAGS = frozenset({
@@ -190,6 +197,10 @@ class FakeSettings:
     user: Optional[str] = None  # password auth (POST /api/v1/token)
     password: Optional[str] = None
     token_lifetime: float = 1800.0  # seconds; the real API issues 30-minute tokens
+    expiry_offset: float = 0.0  # seconds added to the expiry *reported* in issued tokens (expires_at /
+    #                             exp) only; the fake still accepts each token for token_lifetime. A
+    #                             client whose clock is off, or a token that arrives already expired
+    #                             (expiry_offset=-3600), without the API actually refusing it.
     token_format: str = "access_token"  # "access_token" {access_token, expires_at ms} |
     #                                     "tok_ms" {tok, exp ms} | "tok_s" {tok, exp seconds}
     token_length: int = 1200  # real tokens are ~1.2 KB of opaque text
@@ -216,7 +227,8 @@ class Fault:
     ``params`` by kind: status/html: ``status``, ``message``, ``body``, ``content_type``,
     ``headers``; rate_limit: ``retry_after``; reset_after/stall_after/malformed/truncate: ``chunks``;
     reset_after: ``pause`` (seconds between the last byte and the reset, default 0.2);
-    stall/stall_after: ``seconds``; truncate: ``finish``, ``abrupt``. Modifiers valid with any kind:
+    stall/stall_after: ``seconds``; truncate: ``finish``, ``abrupt``; endless_data: ``chunks``,
+    ``mib`` (MiB of endless data lines, default 64). Modifiers valid with any kind:
     ``sse`` (framing flags), ``reply`` (assistant text), ``reply_chunks`` (exact list of content
     pieces), ``interval`` (seconds between events), ``first_byte_delay``, ``finish_reason``.
     ``times`` = -1 keeps the fault until it is cleared.
@@ -258,6 +270,7 @@ class RecordedRequest:
     events_sent: int = 0  # SSE data events fully written
     sent_content: str = ""  # concatenated delta.content of the events fully written
     pieces: list[int] = field(default_factory=list)  # sizes of the writes of a "split" stream
+    endless_bytes: int = 0  # "endless_data": bytes of the never-ending event actually written
     done: bool = False  # the fake finished with this request (answered, reset or client gone)
     error: Optional[str] = None  # an exception inside the fake, if any
 
@@ -778,6 +791,12 @@ class _End:
     abrupt: bool = False  # True: close TCP without the terminating zero-length chunk
 
 
+@dataclass
+class _Endless:
+    line: bytes  # one data line, written over and over
+    total: int  # stop after this many bytes
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -1193,12 +1212,15 @@ class _Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.tokens[token] = expires
             st.issued_tokens.append(token)
+        # Only the reported expiry moves (clock skew as the client sees it); the fake keeps honouring
+        # the token until `expires`.
+        reported = expires + s.expiry_offset
         if fmt == "access_token":
-            return {"access_token": token, "expires_at": int(expires * 1000)}
+            return {"access_token": token, "expires_at": int(reported * 1000)}
         if fmt == "tok_ms":
-            return {"tok": token, "exp": int(expires * 1000)}
+            return {"tok": token, "exp": int(reported * 1000)}
         if fmt == "tok_s":
-            return {"tok": token, "exp": int(expires)}
+            return {"tok": token, "exp": int(reported)}
         raise ValueError(f"unknown token_format {fmt!r}")
 
     def _password_token(self, rec: RecordedRequest) -> None:
@@ -1464,6 +1486,13 @@ class _Handler(BaseHTTPRequestHandler):
         if kind not in _STREAM_FAULTS:
             self._send_bytes(200, body, "application/json")
             return
+        if kind == "endless_data":
+            # A JSON body whose content string never closes, sent chunked (no length to stop at).
+            self._start_chunked(200, "application/json")
+            self._chunk(b'{"choices":[{"index":0,"message":{"role":"assistant","content":"')
+            self._endless(_Endless(b"x" * ENDLESS_LINE, int(float(fault.get("mib", 64)) * 1024 * 1024)))  # type: ignore[union-attr]
+            self._end_chunks()
+            return
         # Mid-body faults on a plain JSON answer: headers and half the body, then the fault.
         half = len(body) // 2
         if kind == "malformed":
@@ -1564,6 +1593,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._wait(op.seconds)
             elif isinstance(op, _Reset):
                 self._reset()
+            elif isinstance(op, _Endless):
+                self._endless(op)
             elif isinstance(op, _End):
                 if op.abrupt:
                     self._close_abruptly()
@@ -1587,7 +1618,25 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "malformed":
             data(prefix + b'{"choices":[{"delta":{"content":"broken' + eol + eol)
             return False
+        if kind == "endless_data":
+            ops.append(_Endless(prefix + b"x" * ENDLESS_LINE + eol, int(float(fault.get("mib", 64)) * 1024 * 1024)))
+            ops.append(_End())
+            return True
         return False
+
+    def _endless(self, op: "_Endless") -> None:
+        """Write ``op.line`` again and again (no event ever ends) until ``op.total`` bytes went out.
+
+        The line is one object reused, so the fake itself stays small however much it sends; a client
+        that goes away ends it through _ClientGone like any other write.
+        """
+        rec = self.rec
+        while (rec.endless_bytes if rec else 0) < op.total:
+            if self.fake._stopping.is_set():
+                raise _Abort()
+            self._chunk(op.line)
+            if rec is not None:
+                rec.endless_bytes += len(op.line)
 
     @staticmethod
     def _split(ops: list[Any]) -> list[Any]:

@@ -636,6 +636,96 @@ def test_colour_on_a_terminal_and_never_with_no_color(fake_api: FakeGigaChat, da
 
 
 # --------------------------------------------------------------------------------------------------
+# Control characters from the model: shown on a terminal, passed through to scripts
+
+# Colour, a bell, a C1 CSI (U+009B) that clears the screen, DEL, a carriage return; tab and newline stay.
+HOSTILE = "\x1b[31mred\x1b[0m\x07 \x9b2J\x7f\rok\tdone\n"
+SHOWN = "^[[31mred^[[0m^G \\u{9B}2J^?^Mok\tdone"
+
+
+def assert_shown_not_obeyed(t: "Pty") -> None:
+    # The pty turns \n into \r\n; nothing else may reach the terminal raw.
+    screen = t.raw.decode("utf-8", "replace").replace("\r\n", "\n")
+    assert SHOWN in screen, screen
+    for raw in ("\x1b[31m", "\x07", "\x9b", "\x7f", "\rok"):
+        assert raw not in screen, f"{raw!r} reached the terminal: {screen!r}"
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
+def test_control_characters_are_shown_on_a_terminal(
+    fake_api: FakeGigaChat, daemon: DaemonFactory, pty_ctl: Any, stream: bool
+) -> None:
+    fake_api.configure(reply=HOSTILE, chunks=5)
+    daemon()
+    t = pty_ctl("chat", "hi", *(() if stream else ("--no-stream",)))
+    assert t.wait() == 0
+    assert_shown_not_obeyed(t)
+    assert b"\x1b" not in t.raw, t.raw
+
+
+def test_raw_and_pipes_get_the_exact_bytes(fake_api: FakeGigaChat, daemon: DaemonFactory, pty_ctl: Any, run_ctl: RunCtl) -> None:
+    fake_api.configure(reply=HOSTILE, chunks=5)
+    daemon()
+    t = pty_ctl("chat", "--raw", "hi")
+    assert t.wait() == 0
+    # The terminal driver only adds a CR before each LF.
+    assert HOSTILE.replace("\n", "\r\n").encode() in t.raw, t.raw
+    for args in (("chat", "hi"), ("chat", "--raw", "hi"), ("chat", "--no-stream", "hi")):
+        r = run_ctl(*args)
+        assert r.returncode == 0, r
+        assert r.stdout_bytes == HOSTILE.encode(), r.stdout_bytes
+
+
+def test_stored_conversations_are_shown_safely(fake_api: FakeGigaChat, daemon: DaemonFactory, pty_ctl: Any, run_ctl: RunCtl) -> None:
+    fake_api.configure(reply=HOSTILE)
+    daemon()
+    assert run_ctl("chat", "-c", "esc", "hi").returncode == 0
+    t = pty_ctl("conversations", "show", "esc", env={"NO_COLOR": "1"})
+    assert t.wait() == 0
+    assert_shown_not_obeyed(t)
+    assert b"\x1b" not in t.raw, t.raw
+    t = pty_ctl("conversations", "show", "--raw", "esc", env={"NO_COLOR": "1"})
+    assert t.wait() == 0
+    assert b"\x1b[31mred\x1b[0m\x07" in t.raw, t.raw
+    r = run_ctl("conversations", "show", "esc")
+    assert r.returncode == 0 and HOSTILE.encode() in r.stdout_bytes, r
+
+
+def test_the_repl_shows_control_characters(fake_api: FakeGigaChat, daemon: DaemonFactory, pty_ctl: Any) -> None:
+    fake_api.configure(reply=HOSTILE, chunks=5)
+    daemon()
+    t = pty_ctl("chat", "-i", env={"NO_COLOR": "1"})
+    t.expect("› ")
+    t.send("hi\r")
+    t.expect("done")
+    t.expect("› ")
+    t.send(CTRL_D)
+    assert t.wait() == 0
+    assert_shown_not_obeyed(t)
+
+
+def test_errors_are_shown_safely_on_a_terminal(fake_api: FakeGigaChat, daemon: DaemonFactory, pty_ctl: Any, run_ctl: RunCtl) -> None:
+    # The daemon may already clean the API's message; whatever it passes on must not reach the terminal raw.
+    fake_api.inject("chat", "status", status=400, message="bad \x1b]0;pwned\x07 request", times=-1)
+    daemon()
+    for args in (("chat", "hi"), ("chat", "--raw", "hi")):  # --raw is about the reply, never about stderr
+        t = pty_ctl(*args, env={"NO_COLOR": "1"})
+        assert t.wait() == 1
+        assert "pwned" in t.text and "request" in t.text, t.raw
+        assert b"\x1b" not in t.raw and b"\x07" not in t.raw, t.raw
+    r = run_ctl("chat", "hi")
+    assert r.returncode == 1 and "pwned" in r.stderr, r
+    # An error the client words itself, quoting text it was given, is made visible the same way.
+    name = "no\x1b[31mfile.json"
+    t = pty_ctl("chat", "--function", name, "hi", env={"NO_COLOR": "1"})
+    assert t.wait() == 64
+    assert "no^[[31mfile.json" in t.raw.decode(), t.raw
+    assert b"\x1b" not in t.raw, t.raw
+    r = run_ctl("chat", "--function", name, "hi")
+    assert r.returncode == 64 and name in r.stderr, r
+
+
+# --------------------------------------------------------------------------------------------------
 # The REPL
 
 UP, LEFT, RIGHT = "\x1b[A", "\x1b[D", "\x1b[C"

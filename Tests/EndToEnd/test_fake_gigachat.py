@@ -425,6 +425,93 @@ def test_oauth_down_modes(pki: TestPKI) -> None:
         assert Client(fake).request("POST", "/api/v2/oauth", b"scope=GIGACHAT_API_PERS")[0].status == 404
 
 
+# -- hardening helpers (issue 10) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt,unit", [("access_token", 1000), ("tok_ms", 1000), ("tok_s", 1)])
+def test_expiry_offset_moves_only_the_reported_expiry(fake_api: FakeGigaChat, client: Client, fmt: str, unit: int) -> None:
+    fake_api.configure(token_format=fmt, expiry_offset=-3600)
+    resp, body = client.oauth()
+    assert resp.status == 200
+    token, exp = (body["access_token"], body["expires_at"]) if fmt == "access_token" else (body["tok"], body["exp"])
+    assert abs(exp / unit - (time.time() + 1800 - 3600)) < 5, "reported as expired half an hour ago"
+    assert client.chat(token=token, stream=False)[0].status == 200, "yet the fake still accepts it"
+    assert fake_api.state.tokens[token] > time.time() + 1700
+
+
+def endless_raw(fake: FakeGigaChat, pki: TestPKI, token: str, stream: bool = True, read_limit: Optional[int] = None) -> bytes:
+    """A chat over raw TLS, read to the end (or until ``read_limit`` bytes, then hang up)."""
+    body = json.dumps({"model": "GigaChat", "stream": stream, "messages": [{"role": "user", "content": "x"}]}).encode()
+    head = (f"POST /api/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    sock = tls_context(pki).wrap_socket(socket.create_connection(("127.0.0.1", fake.port), timeout=10), server_hostname="127.0.0.1")
+    out = bytearray()
+    try:
+        sock.sendall(head + body)
+        while read_limit is None or len(out) < read_limit:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                break
+            out += chunk
+            if out.endswith(b"\r\n0\r\n\r\n"):
+                break
+    finally:
+        sock.close()
+    return bytes(out)
+
+
+def dechunk(raw: bytes) -> bytes:
+    """The body of an HTTP/1.1 chunked response (head included in ``raw``)."""
+    rest = raw.split(b"\r\n\r\n", 1)[1]
+    body = bytearray()
+    while True:
+        size_line, rest = rest.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        if size == 0:
+            return bytes(body)
+        body += rest[:size]
+        rest = rest[size + 2:]
+
+
+def test_endless_data_is_one_event_that_never_ends(fake_api: FakeGigaChat, client: Client, pki: TestPKI) -> None:
+    fake_api.configure(reply="abcd", chunks=2)
+    token = client.token()
+    fake_api.inject("chat", "endless_data", chunks=1, mib=1)
+    body = dechunk(endless_raw(fake_api, pki, token))
+    first, sep, rest = body.partition(b"\n\n")
+    assert sep and json.loads(first[len(b"data: "):])["choices"][0]["delta"]["content"] == "ab"
+    lines = rest.split(b"\n")
+    assert lines[-1] == b"" and b"" not in lines[:-1], "no blank line: the event never ends"
+    assert all(line == b"data: " + b"x" * 65536 for line in lines[:-1]) and len(lines) - 1 == 16
+    rec = fake_api.state.chat_requests[-1]
+    assert rec.fault == "endless_data" and rec.endless_bytes == 16 * (65536 + 7) and rec.sent_content == "ab"
+
+    # The default 64 MiB stops as soon as the client leaves, and the fake stays small meanwhile.
+    fake_api.inject("chat", "endless_data")
+    got = endless_raw(fake_api, pki, token, read_limit=2 * 1024 * 1024)
+    assert len(got) >= 2 * 1024 * 1024
+    assert fake_api.wait_for(lambda st: st.chat_requests[-1].done, timeout=5), "the fake kept writing to nobody"
+    assert fake_api.state.chat_requests[-1].endless_bytes < 32 * 1024 * 1024
+
+    # Non-stream: a JSON body whose string never closes.
+    fake_api.inject("chat", "endless_data", mib=1)
+    body = dechunk(endless_raw(fake_api, pki, token, stream=False))
+    assert body.startswith(b'{"choices":[{"index":0,"message":{"role":"assistant","content":"xxx')
+    assert len(body) > 1024 * 1024 and body.endswith(b"x")
+
+
+def test_status_fault_can_answer_200_with_any_body_on_any_endpoint(fake_api: FakeGigaChat, client: Client) -> None:
+    token = client.token()
+    huge = {"object": "list", "data": [], **{f"k{i}": i for i in range(60_000)}}
+    fake_api.inject("/models", "status", status=200, body=huge)
+    resp, body = client.api("GET", "/models", token=token)
+    assert resp.status == 200 and json.loads(body) == huge
+    assert fake_api.state.requests_to("/models")[-1].fault == "status"
+    fake_api.inject("/models/GigaChat", "status", status=200, body={"id": "GigaChat", "odd": True})
+    assert json.loads(client.api("GET", "/models/GigaChat", token=token)[1]) == {"id": "GigaChat", "odd": True}
+    assert json.loads(client.api("GET", "/models", token=token)[1])["data"], "one-shot: the real list again"
+
+
 # -- accounting ---------------------------------------------------------------------------------
 
 

@@ -56,3 +56,34 @@ import Testing
         #expect(!value.jsonText.contains("\n"))
     }
 }
+
+@Suite struct JSONObjectScaleTests {
+    /// 100,000 keys (a 1.5 MB line): with members in a scanned array this took minutes; the end-to-end
+    /// suite checks that such a line no longer freezes the daemon.
+    @Test func manyKeysKeepOrderAndLookups() throws {
+        var text = "{"
+        for index in 0..<100_000 {
+            if index > 0 { text += "," }
+            text += "\"k\(index)\":\(index)"
+        }
+        text += "}"
+        let value = try JSONValue(parsing: text)
+        #expect(value.objectValue?.count == 100_000)
+        #expect(value["k99999"] == .int(99_999))
+        #expect(value.objectValue?.keys.first == "k0")
+    }
+
+    @Test func duplicateKeysKeepTheirFirstPlaceAndTheLastValue() throws {
+        let value = try JSONValue(parsing: #"{"a":1,"b":2,"a":3}"#)
+        #expect(value.objectValue?.keys == ["a", "b"])
+        #expect(value["a"] == .int(3))
+        #expect(value.jsonText == #"{"a":3,"b":2}"#)
+    }
+
+    @Test func equalityAndHashIgnoreMemberOrder() throws {
+        let one = try JSONValue(parsing: #"{"a":1,"b":[true]}"#)
+        let two = try JSONValue(parsing: #"{"b":[true],"a":1}"#)
+        #expect(one == two)
+        #expect(one.hashValue == two.hashValue)
+    }
+}

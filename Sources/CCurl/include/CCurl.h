@@ -11,6 +11,8 @@
 
 /* Values of CURL_WRITEFUNC_PAUSE and CURLPAUSE_CONT, which Swift does not import as usable constants. */
 size_t ccurl_writefunc_pause(void);
+/* CURL_READFUNC_ABORT, a macro Swift cannot import. */
+size_t ccurl_readfunc_abort(void);
 int ccurl_pause_cont(void);
 
 /* memfd_create(name, MFD_CLOEXEC): an anonymous file to hand libcurl as CURLOPT_CAINFO

@@ -30,6 +30,9 @@ public struct AccessToken: Sendable, Equatable {
     /// Reads an OAuth or /token response: {"access_token","expires_at"} or {"tok","exp"}.
     ///
     /// `exp` is seconds or milliseconds depending on the deployment: below 10^12 it is seconds.
+    /// The longest lifetime believed: a year.
+    static let maxLifetimeMilliseconds: Int64 = 365 * 24 * 3600 * 1000
+
     public static func parse(_ body: [UInt8], nowMilliseconds: Int64) throws(APIError) -> AccessToken {
         guard let json = try? JSONValue(parsing: body), case .object(let object) = json else {
             throw APIError(.malformed, "the token endpoint answered with something that is not a JSON object")
@@ -40,7 +43,8 @@ public struct AccessToken: Sendable, Equatable {
         guard let expiry = (object["expires_at"] ?? object["exp"])?.intValue, expiry > 0 else {
             throw APIError(.malformed, "the token endpoint's answer has no usable expires_at or exp")
         }
-        let milliseconds = expiry < 1_000_000_000_000 ? expiry * 1000 : expiry
+        // An expiry decades ahead is nonsense; clamping it keeps every later sum and sleep far from overflow.
+        let milliseconds = min(expiry < 1_000_000_000_000 ? expiry * 1000 : expiry, nowMilliseconds &+ maxLifetimeMilliseconds)
         return AccessToken(value: Secret(token), expiresAtMilliseconds: milliseconds, receivedAtMilliseconds: nowMilliseconds)
     }
 }

@@ -7,16 +7,28 @@ import Logging
 /// OAuth call however many requests ask at once (single flight): the OAuth host answers 429 to parallel
 /// refreshes. A failed background refresh is retried with exponential backoff; requests that need a token
 /// meanwhile get the failure as a clear error.
+///
+/// OAuth calls are also rate-limited (``FetchBudget``), and a token that arrives already expired (a wrong
+/// clock on either side) is used for a minute anyway, so no answer the endpoint gives can make the daemon
+/// call it in a loop.
 public actor TokenManager {
     /// Fetches a fresh token from the OAuth or /token endpoint.
     public typealias Fetch = @Sendable () async throws(APIError) -> AccessToken
+
+    /// A token that arrives with less lifetime than this is treated as having `assumedLifetimeMilliseconds`.
+    static let minimumLifetimeMilliseconds: Int64 = 1000
+    static let assumedLifetimeMilliseconds: Int64 = 60_000
 
     private let fetch: Fetch?
     private let bufferMilliseconds: Int64
     private let logger: Logger
     private var current: AccessToken?
-    private var inflight: Task<Result<AccessToken, APIError>, Never>?
+    private var inflight: Task<Void, Never>?
+    private var waiters: [UInt64: CheckedContinuation<Result<AccessToken, APIError>, Never>] = [:]
+    private var nextWaiterID: UInt64 = 0
     private var refresher: Task<Void, Never>?
+    private var budget = FetchBudget()
+    private var warnedAboutExpiredToken = false
 
     /// Successful fetches so far.
     public private(set) var refreshes = 0
@@ -74,34 +86,69 @@ public actor TokenManager {
         refresher = nil
     }
 
-    /// Fetches now, joining a fetch already under way.
+    /// Fetches now, joining a fetch already under way. A caller whose task is cancelled stops waiting at
+    /// once (the fetch goes on for the others).
     @discardableResult
     public func refresh() async throws(APIError) -> AccessToken {
-        if let inflight {
-            // Joiners finish the bookkeeping too: whoever resumes first must not see a stale `current`.
-            let result = await inflight.value
-            settle(inflight, result)
-            return try result.get()
-        }
         guard let fetch else { throw APIError(.notConfigured, "no credentials to fetch an access token with") }
-        let task = Task<Result<AccessToken, APIError>, Never> {
-            do throws(APIError) {
-                return .success(try await fetch())
-            } catch {
-                return .failure(error)
+        if inflight == nil {
+            inflight = Task {
+                await self.waitForBudget()
+                let result: Result<AccessToken, APIError>
+                do throws(APIError) {
+                    result = .success(try await fetch())
+                } catch {
+                    result = .failure(error)
+                }
+                self.settle(result)
             }
         }
-        inflight = task
-        let result = await task.value
-        settle(task, result)
+        nextWaiterID += 1
+        let id = nextWaiterID
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<AccessToken, APIError>, Never>) in
+                waiters[id] = continuation
+                if Task.isCancelled { cancelWaiter(id) }
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(id) }
+        }
         return try result.get()
     }
 
-    private func settle(_ task: Task<Result<AccessToken, APIError>, Never>, _ result: Result<AccessToken, APIError>) {
-        guard inflight == task else { return }
+    private func cancelWaiter(_ id: UInt64) {
+        waiters.removeValue(forKey: id)?.resume(returning: .failure(APIError(.cancelled, "request cancelled while waiting for an access token")))
+    }
+
+    /// Waits until the budget allows another OAuth call, and takes it.
+    private func waitForBudget() async {
+        while true {
+            let wait = budget.take(nowMilliseconds: Self.nowMilliseconds())
+            guard wait > 0 else { return }
+            logger.debug("pacing OAuth calls", metadata: ["wait_ms": "\(wait)"])
+            try? await Task.sleep(for: .milliseconds(wait))
+        }
+    }
+
+    private func settle(_ result: Result<AccessToken, APIError>) {
         inflight = nil
+        var outcome = result
         switch result {
-        case .success(let token):
+        case .success(var token):
+            let now = Self.nowMilliseconds()
+            if token.expiresAtMilliseconds - token.receivedAtMilliseconds < Self.minimumLifetimeMilliseconds {
+                if !warnedAboutExpiredToken {
+                    warnedAboutExpiredToken = true
+                    logger.warning(
+                        "the token endpoint returned a token that is already expired; is the clock right? using it for a minute",
+                        metadata: ["expires_at_ms": "\(token.expiresAtMilliseconds)", "now_ms": "\(now)"]
+                    )
+                }
+                token.receivedAtMilliseconds = now
+                token.expiresAtMilliseconds = now + Self.assumedLifetimeMilliseconds
+                outcome = .success(token)
+            }
+            budget.noteLifetime(milliseconds: token.expiresAtMilliseconds - token.receivedAtMilliseconds)
             current = token
             refreshes += 1
             lastError = nil
@@ -110,6 +157,9 @@ public actor TokenManager {
             lastError = error.description
             logger.warning("access token refresh failed", metadata: ["error": "\(error.description)"])
         }
+        let resumed = waiters
+        waiters = [:]
+        for continuation in resumed.values { continuation.resume(returning: outcome) }
     }
 
     private func refreshLoop() async {
@@ -132,5 +182,35 @@ public actor TokenManager {
                 try? await Task.sleep(for: .seconds(delay))
             }
         }
+    }
+}
+
+/// A token bucket for OAuth calls: a burst of `capacity`, then one per refill interval, which follows the
+/// lifetime of the tokens the endpoint issues (half of it, within 0.5–15 s). Real 30-minute tokens so
+/// allow four calls a minute at most; short-lived test tokens are not starved.
+struct FetchBudget: Sendable {
+    static let capacity = 4.0
+    static let refillRange: ClosedRange<Int64> = 500...15_000
+    static let initialRefillMilliseconds: Int64 = 5000
+
+    private var available = FetchBudget.capacity
+    private var refillMilliseconds = FetchBudget.initialRefillMilliseconds
+    private var lastRefill: Int64?
+
+    /// Takes one call if available (returns 0); otherwise how long to wait before asking again.
+    mutating func take(nowMilliseconds now: Int64) -> Int64 {
+        if let lastRefill, now > lastRefill {
+            available = min(Self.capacity, available + Double(now - lastRefill) / Double(refillMilliseconds))
+        }
+        lastRefill = now
+        if available >= 1 {
+            available -= 1
+            return 0
+        }
+        return max(1, Int64(((1 - available) * Double(refillMilliseconds)).rounded(.up)))
+    }
+
+    mutating func noteLifetime(milliseconds: Int64) {
+        refillMilliseconds = min(max(milliseconds / 2, Self.refillRange.lowerBound), Self.refillRange.upperBound)
     }
 }

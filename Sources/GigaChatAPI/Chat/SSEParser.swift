@@ -25,6 +25,9 @@ public struct SSEParseError: Error, Sendable, Equatable, CustomStringConvertible
 /// optional space after it is dropped (the seed's `line[6:-1]` got each of these wrong).
 public struct SSEParser: Sendable {
     public static let defaultMaxLineBytes = 16 * 1024 * 1024
+    /// An event's data lines are joined until a blank line; an endless run of them must not grow the
+    /// daemon without bound either.
+    public static let defaultMaxEventBytes = 16 * 1024 * 1024
 
     private var buffer: [UInt8] = []
     private var scanned = 0
@@ -32,9 +35,11 @@ public struct SSEParser: Sendable {
     private var hasData = false
     private var eventName: String?
     private let maxLineBytes: Int
+    private let maxEventBytes: Int
 
-    public init(maxLineBytes: Int = SSEParser.defaultMaxLineBytes) {
+    public init(maxLineBytes: Int = SSEParser.defaultMaxLineBytes, maxEventBytes: Int = SSEParser.defaultMaxEventBytes) {
         self.maxLineBytes = maxLineBytes
+        self.maxEventBytes = maxEventBytes
     }
 
     /// Feeds bytes; returns the events they complete.
@@ -95,6 +100,9 @@ public struct SSEParser: Sendable {
             value = []
         }
         if field.elementsEqual("data".utf8) {
+            guard dataLines.count + value.count < maxEventBytes else {
+                throw SSEParseError(message: "an event is larger than \(maxEventBytes) bytes")
+            }
             if hasData { dataLines.append(UInt8(ascii: "\n")) }
             dataLines.append(contentsOf: value)
             hasData = true

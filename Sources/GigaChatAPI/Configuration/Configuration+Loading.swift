@@ -96,7 +96,6 @@ extension Configuration {
         let socket = SocketPath.resolve(flag: socketFlag, environment: { sources.environment[$0] })
         var configuration = Configuration(socket: socket)
         configuration.configFile = configFile
-        configuration.stateDirectory = stateDirectory(environment: sources.environment)
         try configuration.apply(values)
         return configuration
     }
@@ -122,17 +121,21 @@ extension Configuration {
             guard let value = values[key]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
             return value
         }
-        func number(_ key: Key, minimum: Double) throws(ConfigurationError) -> Double? {
+        // Every number has a range, checked here at start and on reload, so nothing later can trap or
+        // misbehave on a value the loader accepted.
+        func number(_ key: Key, _ range: ClosedRange<Double>) throws(ConfigurationError) -> Double? {
             guard let text = nonEmpty(key) else { return nil }
-            guard let value = Double(text), value.isFinite, value >= minimum else {
-                throw ConfigurationError("\(key.rawValue) must be a number >= \(minimum), got \"\(text)\"")
+            guard let value = Double(text), value.isFinite, range.contains(value) else {
+                throw ConfigurationError(
+                    "\(key.rawValue) must be a number from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)), got \"\(text)\""
+                )
             }
             return value
         }
-        func integer(_ key: Key, minimum: Int) throws(ConfigurationError) -> Int? {
+        func integer(_ key: Key, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
             guard let text = nonEmpty(key) else { return nil }
-            guard let value = Int(text), value >= minimum else {
-                throw ConfigurationError("\(key.rawValue) must be an integer >= \(minimum), got \"\(text)\"")
+            guard let value = Int(text), range.contains(value) else {
+                throw ConfigurationError("\(key.rawValue) must be a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(text)\"")
             }
             return value
         }
@@ -161,7 +164,7 @@ extension Configuration {
         password = nonEmpty(.password).map(Secret.init)
         if let value = nonEmpty(.model) { model = value }
         profanityCheck = try boolean(.profanityCheck)
-        if let value = try number(.timeout, minimum: 0.001) { timeoutSeconds = value }
+        if let value = try number(.timeout, Limits.timeoutSeconds) { timeoutSeconds = value }
         if try boolean(.verifySSLCerts) == false {
             throw ConfigurationError(
                 "GIGACHAT_VERIFY_SSL_CERTS=false is not supported: gigachatd always verifies TLS certificates. "
@@ -182,9 +185,9 @@ extension Configuration {
             }
             flags = strings
         }
-        maxConnections = try integer(.maxConnections, minimum: 1)
-        if let value = try integer(.maxRetries, minimum: 0) { maxRetries = value }
-        if let value = try number(.retryBackoffFactor, minimum: 0) { retryBackoffFactor = value }
+        maxConnections = try integer(.maxConnections, Limits.maxConnections)
+        if let value = try integer(.maxRetries, Limits.maxRetries) { maxRetries = value }
+        if let value = try number(.retryBackoffFactor, Limits.retryBackoffFactor) { retryBackoffFactor = value }
         if let text = nonEmpty(.retryOnStatusCodes) {
             guard case .array(let items)? = try? JSONValue(parsing: text) else {
                 throw ConfigurationError("GIGACHAT_RETRY_ON_STATUS_CODES must be a JSON list such as [429,503], got \"\(text)\"")
@@ -198,12 +201,21 @@ extension Configuration {
             }
             retryOnStatusCodes = codes
         }
-        if let value = try integer(.tokenExpiryBufferMs, minimum: 0) { tokenExpiryBufferMilliseconds = Int64(value) }
-        if let value = try integer(.maxLineBytes, minimum: 1024) { maxLineBytes = value }
-        if let value = try number(.drainTimeout, minimum: 0) { drainTimeoutSeconds = value }
-        if let value = try number(.maxRetryAfter, minimum: 0) { maxRetryAfterSeconds = value }
+        if let value = try integer(.tokenExpiryBufferMs, Limits.tokenExpiryBufferMilliseconds) { tokenExpiryBufferMilliseconds = Int64(value) }
+        if let value = try integer(.maxLineBytes, Limits.maxLineBytes) { maxLineBytes = value }
+        if let value = try number(.drainTimeout, Limits.drainTimeoutSeconds) { drainTimeoutSeconds = value }
+        if let value = try number(.maxRetryAfter, Limits.maxRetryAfterSeconds) { maxRetryAfterSeconds = value }
+        if let value = try number(.clientStallTimeout, Limits.clientStallTimeoutSeconds) { clientStallTimeoutSeconds = value }
+        if let value = try number(.requestTimeout, Limits.requestTimeoutSeconds) { requestTimeoutSeconds = value }
+        if let value = try integer(.maxRequestsPerConnection, Limits.maxRequestsPerConnection) { maxRequestsPerConnection = value }
+        if let value = try integer(.maxRequests, Limits.maxRequests) { maxRequests = value }
+        if let value = try integer(.maxPendingBytes, Limits.maxPendingBytes) { maxPendingBytes = value }
         if (user == nil) != (password == nil), accessToken == nil, credentials == nil {
             throw ConfigurationError("GIGACHAT_USER and GIGACHAT_PASSWORD must be set together")
         }
+    }
+
+    static func format(_ value: Double) -> String {
+        value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 }

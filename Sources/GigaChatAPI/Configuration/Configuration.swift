@@ -26,6 +26,31 @@ public struct Configuration: Sendable {
     /// Longest Retry-After (seconds) the daemon waits out on a 429 before giving the client an error.
     public static let defaultMaxRetryAfterSeconds = 30.0
     public static let defaultDrainTimeoutSeconds = 30.0
+    /// A client that reads nothing of what the daemon has for it this long loses the request.
+    public static let defaultClientStallTimeoutSeconds = 30.0
+    /// The longest any one request may take, queue included.
+    public static let defaultRequestTimeoutSeconds = 900.0
+    public static let defaultMaxRequestsPerConnection = 64
+    public static let defaultMaxRequests = 1024
+    /// Request-line bytes held by requests that have not finished yet, across all clients.
+    public static let defaultMaxPendingBytes = 256 * 1024 * 1024
+
+    /// The accepted range of every numeric setting (docs/RELIABILITY.md lists them).
+    public enum Limits {
+        public static let timeoutSeconds: ClosedRange<Double> = 0.001...3600
+        public static let maxConnections: ClosedRange<Int> = 1...100
+        public static let maxRetries: ClosedRange<Int> = 0...10
+        public static let retryBackoffFactor: ClosedRange<Double> = 0...60
+        public static let tokenExpiryBufferMilliseconds: ClosedRange<Int> = 0...3_600_000
+        public static let maxLineBytes: ClosedRange<Int> = 1024...(1 << 30)
+        public static let drainTimeoutSeconds: ClosedRange<Double> = 0...3600
+        public static let maxRetryAfterSeconds: ClosedRange<Double> = 0...3600
+        public static let clientStallTimeoutSeconds: ClosedRange<Double> = 1...3600
+        public static let requestTimeoutSeconds: ClosedRange<Double> = 1...86400
+        public static let maxRequestsPerConnection: ClosedRange<Int> = 1...100_000
+        public static let maxRequests: ClosedRange<Int> = 1...1_000_000
+        public static let maxPendingBytes: ClosedRange<Int> = (1 << 20)...(1 << 34)
+    }
     /// Where Debian, Ubuntu, Fedora and friends keep the system trust store.
     public static let systemCABundlePaths = [
         "/etc/ssl/certs/ca-certificates.crt",
@@ -70,14 +95,11 @@ public struct Configuration: Sendable {
         case maxLineBytes = "GIGACHATD_MAX_LINE_BYTES"
         case drainTimeout = "GIGACHATD_DRAIN_TIMEOUT"
         case maxRetryAfter = "GIGACHATD_MAX_RETRY_AFTER"
-
-        /// Keys whose values are secrets and are never echoed back.
-        public var isSecret: Bool {
-            switch self {
-            case .credentials, .password, .accessToken, .keyFilePassword: return true
-            default: return false
-            }
-        }
+        case clientStallTimeout = "GIGACHATD_CLIENT_STALL_TIMEOUT"
+        case requestTimeout = "GIGACHATD_REQUEST_TIMEOUT"
+        case maxRequestsPerConnection = "GIGACHATD_MAX_REQUESTS_PER_CONNECTION"
+        case maxRequests = "GIGACHATD_MAX_REQUESTS"
+        case maxPendingBytes = "GIGACHATD_MAX_PENDING_BYTES"
     }
 
     /// How the daemon proves who it is to the API.
@@ -119,10 +141,13 @@ public struct Configuration: Sendable {
     public var maxLineBytes = ProtocolDefaults.maxLineBytes
     public var drainTimeoutSeconds = defaultDrainTimeoutSeconds
     public var maxRetryAfterSeconds = defaultMaxRetryAfterSeconds
+    public var clientStallTimeoutSeconds = defaultClientStallTimeoutSeconds
+    public var requestTimeoutSeconds = defaultRequestTimeoutSeconds
+    public var maxRequestsPerConnection = defaultMaxRequestsPerConnection
+    public var maxRequests = defaultMaxRequests
+    public var maxPendingBytes = defaultMaxPendingBytes
     /// The config file that was read, if any.
     public var configFile: String?
-    /// Where daemon-kept state (conversations) lives: $XDG_STATE_HOME/gigachat.
-    public var stateDirectory = Configuration.stateDirectory(environment: [:])
 
     public init(socket: SocketPath) {
         self.socket = socket
@@ -135,8 +160,25 @@ public struct Configuration: Sendable {
         return .none
     }
 
-    /// Whether a refresh is possible after the API rejects the token.
-    public var canRefreshToken: Bool { credentials != nil || (user != nil && password != nil) }
+    /// Everything a token depends on: how it is fetched and over which TLS. A reload that leaves this
+    /// unchanged keeps the current token instead of fetching a new one.
+    public struct TokenSource: Equatable, Sendable {
+        var authentication: Authentication
+        var scope: String
+        var authURL: String
+        var baseURL: String
+        var caBundleFile: String?
+        var certFile: String?
+        var keyFile: String?
+        var keyFilePassword: Secret?
+    }
+
+    public var tokenSource: TokenSource {
+        TokenSource(
+            authentication: authentication, scope: scope, authURL: authURL, baseURL: baseURL,
+            caBundleFile: caBundleFile, certFile: certFile, keyFile: keyFile, keyFilePassword: keyFilePassword
+        )
+    }
 
     public var effectiveMaxConnections: Int {
         if let maxConnections { return maxConnections }

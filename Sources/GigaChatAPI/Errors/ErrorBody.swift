@@ -75,7 +75,10 @@ public enum ErrorBody {
         text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
 
+    /// One line, no control characters (the API's text reaches logs and terminals), at most
+    /// `maxMessageLength` characters.
     private static func clip(_ text: String) -> String {
-        text.count > maxMessageLength ? String(text.prefix(maxMessageLength)) + "…" : text
+        let line = ControlCharacters.oneLine(text)
+        return line.count > maxMessageLength ? String(line.prefix(maxMessageLength)) + "…" : line
     }
 }

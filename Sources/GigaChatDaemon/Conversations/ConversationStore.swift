@@ -52,6 +52,13 @@ actor ConversationStore {
 
     nonisolated func path(_ name: String) -> String { "\(directory)/\(name).json" }
 
+    /// Whether a conversation of that name is stored.
+    nonisolated func exists(_ name: String) throws(RPCError) -> Bool {
+        try Self.validate(name)
+        var info = stat()
+        return stat(path(name), &info) == 0
+    }
+
     /// The conversation, or an empty one if it does not exist yet.
     nonisolated func load(_ name: String) throws(RPCError) -> Conversation {
         try Self.validate(name)

@@ -5,20 +5,46 @@ import GigaChatProtocol
 /// notifications and end with one result in the non-stream shape.
 struct ChatMethod: Sendable {
     /// Params the daemon consumes itself instead of passing them to the API.
-    static let daemonParams: Set<String> = ["session_id", "conversation"]
+    static let daemonParams: Set<String> = ["session_id", "conversation", "deadline_ms"]
 
     let upstream: UpstreamService
     let conversations: ConversationStore
+    let fileIO: FileIO
 
-    func callAsFunction(_ params: Params, context: RequestContext) async throws(RPCError) -> JSONValue {
-        let body = try Self.validatedBody(params)
-        guard let name = try params.string("conversation") else {
-            return try await send(body, params: params, context: context)
+    /// What a chat keeps while it waits for its turn: the body already serialized (about the size of its
+    /// request line) rather than the parsed tree (many times that), unless a conversation needs the tree.
+    private struct Prepared: Sendable {
+        var sessionID: String?
+        var conversation: String?
+        /// Set for a conversation turn, which merges the stored history into it.
+        var body: JSONObject?
+        var serialized: GigaChatClient.PreparedChat?
+    }
+
+    /// Takes the params out of `params` (so no one else holds the tree) and validates them.
+    private static func prepare(_ params: Params, client: GigaChatClient) throws(RPCError) -> Prepared {
+        let body = try validatedBody(params)
+        var prepared = Prepared(sessionID: try params.headerValue("session_id"), conversation: try params.string("conversation"))
+        if let name = prepared.conversation {
+            try ConversationStore.validate(name)
+            prepared.body = body
+        } else {
+            prepared.serialized = client.prepareChat(body)
         }
-        try ConversationStore.validate(name)
+        return prepared
+    }
+
+    func callAsFunction(_ params: RequestParams, context: RequestContext) async throws(RPCError) -> JSONValue {
+        let client = await upstream.client
+        let prepared = try Self.prepare(Params(params.take()), client: client)
+        guard let name = prepared.conversation, let body = prepared.body else {
+            guard let serialized = prepared.serialized else { return .null }
+            return try await send(serialized, sessionID: prepared.sessionID, client: client, context: context)
+        }
         let store = conversations
+        let fileIO = fileIO
         return try await store.withLock(name) { () throws(RPCError) -> JSONValue in
-            var conversation = try store.load(name)
+            var conversation = try await fileIO.run { () throws(RPCError) in try store.load(name) }
             let turn = body["messages"]?.arrayValue ?? []
             var history = conversation.messages
             if turn.contains(where: { $0["role"] == "system" }) {
@@ -29,21 +55,32 @@ struct ChatMethod: Sendable {
                 + history.filter { $0["role"] != "system" } + turn.filter { $0["role"] != "system" }
             var withHistory = body
             withHistory["messages"] = .array(merged)
-            let result = try await send(withHistory, params: params, context: context)
+            let result = try await send(client.prepareChat(withHistory), sessionID: prepared.sessionID, client: client, context: context)
             conversation.messages = merged
             if let reply = result["choices"]?[0]?["message"]?.objectValue {
                 var stored: JSONObject = ["role": reply["role"] ?? "assistant", "content": reply["content"] ?? ""]
                 for key in ["function_call", "functions_state_id"] { if let value = reply[key] { stored[key] = value } }
                 conversation.messages.append(.object(stored))
             }
-            try store.save(conversation)
+            let finished = conversation
+            do throws(RPCError) {
+                try await fileIO.run { () throws(RPCError) in try store.save(finished) }
+            } catch {
+                // The API produced (and billed) the reply: it goes to the client even though it could not
+                // be kept, with the reason it was not.
+                throw RPCError(
+                    .localError,
+                    "the reply was not saved to conversation \(name): \(error.message)",
+                    data: ["reason": "conversation_save", "result": result]
+                )
+            }
             return result
         }
     }
 
-    private func send(_ body: JSONObject, params: Params, context: RequestContext) async throws(RPCError) -> JSONValue {
-        let sessionID = try params.string("session_id")
-        let client = await upstream.client
+    private func send(
+        _ body: GigaChatClient.PreparedChat, sessionID: String?, client: GigaChatClient, context: RequestContext
+    ) async throws(RPCError) -> JSONValue {
         let requestID = context.id
         let notify = context.notify
         do {

@@ -7,24 +7,43 @@ struct Dispatcher: Sendable {
     let upstream: UpstreamService
     let statistics: DaemonStatistics
     let lifecycle: Lifecycle
+    let fileIO: FileIO
     /// The state directory does not change on reload (it follows XDG_STATE_HOME), so one store serves.
-    var conversations = ConversationStore(
-        stateDirectory: Configuration.stateDirectory(environment: ProcessInfo.processInfo.environment)
-    )
+    let conversations: ConversationStore
+    let uploads: UploadPolicy
 
-    func handle(_ request: RPCRequest, context: RequestContext) async -> Result<JSONValue, RPCError> {
+    init(upstream: UpstreamService, statistics: DaemonStatistics, lifecycle: Lifecycle, fileIO: FileIO, configuration: Configuration) {
+        self.upstream = upstream
+        self.statistics = statistics
+        self.lifecycle = lifecycle
+        self.fileIO = fileIO
+        let environment = ProcessInfo.processInfo.environment
+        conversations = ConversationStore(stateDirectory: Configuration.stateDirectory(environment: environment))
+        var secretDirectories: [String] = []
+        if let credentials = environment["CREDENTIALS_DIRECTORY"], !credentials.isEmpty { secretDirectories.append(credentials) }
+        if let configPath = Configuration.defaultConfigPath(environment: environment), let slash = configPath.lastIndex(of: "/") {
+            secretDirectories.append(String(configPath[..<slash]))
+        }
+        uploads = UploadPolicy(
+            secretDirectories: secretDirectories,
+            secretFiles: [configuration.configFile, configuration.keyFile].compactMap { $0 }
+        )
+    }
+
+    func handle(_ request: RPCRequest, params: RequestParams, context: RequestContext) async -> Result<JSONValue, RPCError> {
         do throws(RPCError) {
-            return .success(try await route(request, context: context))
+            return .success(try await route(request.method, params: params, context: context))
         } catch {
             return .failure(error)
         }
     }
 
-    private func route(_ request: RPCRequest, context: RequestContext) async throws(RPCError) -> JSONValue {
-        let params = Params(request.params)
-        switch request.method {
-        case RPCMethod.chat:
-            return try await ChatMethod(upstream: upstream, conversations: conversations)(params, context: context)
+    private func route(_ method: String, params box: RequestParams, context: RequestContext) async throws(RPCError) -> JSONValue {
+        if method == RPCMethod.chat {
+            return try await ChatMethod(upstream: upstream, conversations: conversations, fileIO: fileIO)(box, context: context)
+        }
+        let params = Params(box.take())
+        switch method {
         case RPCMethod.status:
             return await StatusMethod(upstream: upstream, statistics: statistics, lifecycle: lifecycle)()
         case RPCMethod.cancel:
@@ -32,7 +51,7 @@ struct Dispatcher: Sendable {
         case RPCMethod.models:
             return try await passthrough(APICall(.get, "/models"))
         case RPCMethod.modelsGet:
-            let id = try params.requiredString("id")
+            let id = try params.pathSegment("id")
             return try await passthrough(APICall(.get, "/models/\(Self.pathComponent(id))"))
         case RPCMethod.embeddings:
             let input = try params.stringList("input")
@@ -48,36 +67,40 @@ struct Dispatcher: Sendable {
         case RPCMethod.filesList:
             return try await passthrough(APICall(.get, "/files"))
         case RPCMethod.filesGet:
-            let id = try params.requiredString("id")
+            let id = try params.pathSegment("id")
             return try await passthrough(APICall(.get, "/files/\(Self.pathComponent(id))"))
         case RPCMethod.filesDelete:
-            let id = try params.requiredString("id")
+            let id = try params.pathSegment("id")
             return try await passthrough(APICall(.post, "/files/\(Self.pathComponent(id))/delete"))
         case RPCMethod.conversationsList:
-            let all = try conversations.list()
+            let store = conversations
+            let all = try await fileIO.run { () throws(RPCError) in try store.list() }
             return ["conversations": .array(all.map { conversation in
                 ["name": .string(conversation.name), "messages": .int(Int64(conversation.messages.count)),
                  "updated_at": conversation.updatedAt.map(JSONValue.string) ?? .null]
             })]
         case RPCMethod.conversationsShow:
             let name = try params.requiredString("name")
-            let conversation = try conversations.load(name)
-            guard FileManager.default.fileExists(atPath: conversations.path(name)) else {
-                throw RPCError(.localError, "no conversation named \(name)")
+            let store = conversations
+            let conversation = try await fileIO.run { () throws(RPCError) -> ConversationStore.Conversation? in
+                try store.exists(name) ? try store.load(name) : nil
             }
+            guard let conversation else { throw RPCError(.localError, "no conversation named \(name)") }
             return ["name": .string(name), "messages": .array(conversation.messages),
                     "updated_at": conversation.updatedAt.map(JSONValue.string) ?? .null]
         case RPCMethod.conversationsDelete:
             let name = try params.requiredString("name")
+            let store = conversations
+            let fileIO = fileIO
             let deleted = try await conversations.withLock(name) { () throws(RPCError) -> Bool in
-                try conversations.delete(name)
+                try await fileIO.run { () throws(RPCError) in try store.delete(name) }
             }
             guard deleted else { throw RPCError(.localError, "no conversation named \(name)") }
             return ["name": .string(name), "deleted": true]
         case RPCMethod.filesUpload:
-            return try await FilesUploadMethod(upstream: upstream)(params)
+            return try await FilesUploadMethod(upstream: upstream, fileIO: fileIO, policy: uploads)(params, context: context)
         default:
-            throw RPCError(.methodNotFound, "Method not found: \(request.method)")
+            throw RPCError(.methodNotFound, "Method not found: \(method)")
         }
     }
 
@@ -100,8 +123,7 @@ struct Dispatcher: Sendable {
 
     /// Ids come from users; keep them from escaping their path segment.
     static func pathComponent(_ value: String) -> String {
-        var allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:".utf8)
-        allowed.remove(UInt8(ascii: "/"))
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:".utf8)
         var output = ""
         for byte in value.utf8 {
             if allowed.contains(byte) {

@@ -1,48 +1,46 @@
 import CurlHTTP
-import Foundation
 import GigaChatAPI
 import GigaChatProtocol
 
-/// `files.upload {"path", "purpose"?, "mime"?}`: the daemon reads the file (it runs as the same user) and
-/// uploads it as multipart, as the SDK does.
+/// `files.upload {"path", "purpose"?, "mime"?}`: the daemon opens the file as its client could (see
+/// `UploadPolicy`) and streams it to the API as multipart, as the SDK sends it.
 struct FilesUploadMethod: Sendable {
-    static let maxFileBytes = 512 * 1024 * 1024
-
     let upstream: UpstreamService
+    let fileIO: FileIO
+    let policy: UploadPolicy
 
-    func callAsFunction(_ params: Params) async throws(RPCError) -> JSONValue {
+    func callAsFunction(_ params: Params, context: RequestContext) async throws(RPCError) -> JSONValue {
         let path = try params.requiredString("path")
-        let purpose = try params.string("purpose") ?? "general"
+        let purpose = try params.headerValue("purpose") ?? "general"
+        let mime = try params.headerValue("mime")
         guard path.hasPrefix("/") else {
             throw Params.invalid("\"path\" must be absolute: the daemon does not share the client's working directory")
         }
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw RPCError(.localError, "cannot upload \(path): \(String(cString: strerror(errno)))")
+        let filename = String(path.split(separator: "/").last ?? "")
+        guard !filename.isEmpty, !filename.unicodeScalars.contains(where: ControlCharacters.isControl) else {
+            throw Params.invalid("the file name must not be empty or contain control characters (line breaks, NUL, escapes)")
         }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw RPCError(.localError, "cannot upload \(path): not a regular file") }
-        guard Int(info.st_size) <= Self.maxFileBytes else {
-            throw RPCError(.localError, "cannot upload \(path): larger than \(Self.maxFileBytes / 1024 / 1024) MiB")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw RPCError(.localError, "cannot read \(path)")
-        }
-        let filename = (path as NSString).lastPathComponent
-        let mime = try params.string("mime") ?? Self.mimeType(for: filename)
+        let policy = policy
+        let peer = context.peer
+        let opened = try await fileIO.run { () throws(RPCError) -> UploadPolicy.Opened in try policy.open(path, peer: peer) }
+        let file = UploadFile(descriptor: opened.descriptor, size: opened.size)
         let parts = [
-            MultipartPart(name: "file", filename: filename, contentType: mime, data: Array(data)),
+            MultipartPart(name: "file", filename: filename, contentType: mime ?? Self.mimeType(for: filename), content: .file(file)),
             MultipartPart(name: "purpose", data: Array(purpose.utf8)),
         ]
         let client = await upstream.client
         do {
             return try await client.send(APICall(.post, "/files", body: .multipart(parts)))
         } catch {
+            if file.shrank { throw RPCError(.localError, "cannot upload \(path): the file shrank while it was being sent") }
             throw error.rpcError
         }
     }
 
     static func mimeType(for filename: String) -> String {
-        switch (filename as NSString).pathExtension.lowercased() {
+        let name = filename.lowercased()
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "application/octet-stream" }
+        switch name[name.index(after: dot)...] {
         case "jpg", "jpeg": return "image/jpeg"
         case "png": return "image/png"
         case "gif": return "image/gif"

@@ -24,6 +24,24 @@ struct Params: Sendable {
         return value
     }
 
+    /// A string that is sent as an HTTP header value or a multipart field: no control characters, which
+    /// would end the header early (CR, LF) or truncate it (NUL).
+    func headerValue(_ key: String) throws(RPCError) -> String? {
+        guard let value = try string(key) else { return nil }
+        guard !value.unicodeScalars.contains(where: ControlCharacters.isControl) else {
+            throw Self.invalid("\"\(key)\" must not contain control characters (line breaks, NUL, escapes)")
+        }
+        return value
+    }
+
+    /// An id that becomes one segment of an API path: non-empty, and not "." or "..", which would name
+    /// another path.
+    func pathSegment(_ key: String) throws(RPCError) -> String {
+        let value = try requiredString(key)
+        guard value != ".", value != ".." else { throw Self.invalid("\"\(key)\" must not be \".\" or \"..\"") }
+        return value
+    }
+
     func bool(_ key: String) throws(RPCError) -> Bool? {
         guard let value = object[key], !value.isNull else { return nil }
         guard let bool = value.boolValue else { throw Self.invalid("\"\(key)\" must be true or false, got \(value.typeName)") }

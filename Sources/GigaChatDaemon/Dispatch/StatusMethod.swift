@@ -45,6 +45,8 @@ struct StatusMethod: Sendable {
                 "served": .int(Int64(await statistics.served)),
             ],
             "connections": .int(Int64(await statistics.connections)),
+            // Why the last SIGHUP was refused (the daemon kept its previous configuration), until one succeeds.
+            "reload": ["last_error": (await lifecycle.reloadError).map(JSONValue.string) ?? .null],
         ]
         return .object(result)
     }

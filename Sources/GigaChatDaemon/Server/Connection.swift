@@ -1,5 +1,6 @@
-import Foundation
+import GigaChatAPI
 import GigaChatProtocol
+import Glibc
 import Logging
 import NIOCore
 
@@ -9,18 +10,22 @@ struct Connection: Sendable {
     let dispatcher: Dispatcher
     let statistics: DaemonStatistics
     let lifecycle: Lifecycle
+    let admission: RequestAdmission
     let logger: Logger
 
+    /// The largest `deadline_ms` a request may ask for (a day); GIGACHATD_REQUEST_TIMEOUT still applies.
+    static let maxDeadlineMilliseconds: Int64 = 86_400_000
+
     func serve(_ channel: NIOAsyncChannel<LineFrame, ByteBuffer>) async {
-        guard let peer = await PeerCredentials.uid(of: channel.channel) else {
+        guard let peer = await PeerCredentials.of(channel.channel) else {
             // Gone before we could ask who it was (a readiness probe, a client that connects and
             // closes): nothing to refuse, nothing to log as an intrusion.
             logger.debug("connection closed before its peer credentials could be read")
             try? await channel.channel.close()
             return
         }
-        guard PeerCredentials.isAllowed(peer) else {
-            await refuse(channel, peer: peer)
+        guard PeerCredentials.isAllowed(peer.uid) else {
+            await refuse(channel, peer: peer.uid)
             return
         }
         let requests = ConnectionRequests()
@@ -31,12 +36,15 @@ struct Connection: Sendable {
         channel.channel.closeFuture.whenComplete { _ in
             Task { await requests.cancelAll() }
         }
+        let stallSeconds = await dispatcher.upstream.configuration.clientStallTimeoutSeconds
         do {
             try await channel.executeThenClose { inbound, outbound in
                 let writer = LineWriter(outbound: outbound, allocator: channel.channel.allocator, eventLoop: channel.channel.eventLoop)
+                let stallCheck = Self.watchForStall(writer, requests: requests, seconds: stallSeconds, logger: logger)
+                defer { stallCheck.cancel() }
                 do {
                     for try await frame in inbound {
-                        guard try await handle(frame, requests: requests, writer: writer) else { break }
+                        guard try await handle(frame, peer: peer, requests: requests, writer: writer) else { break }
                     }
                 } catch {
                     logger.debug("connection read failed", metadata: ["error": "\(error)"])
@@ -74,11 +82,29 @@ struct Connection: Sendable {
         }
     }
 
+    /// A client that reads nothing while the daemon has lines for it would hold its upstream transfer —
+    /// paused by backpressure, so no upstream timeout fires — and with a personal key the only slot, for
+    /// ever. Checked a few times per stall period on the connection's loop; no cost per chunk beyond two
+    /// uncontended locks in the writer.
+    private static func watchForStall(_ writer: LineWriter, requests: ConnectionRequests, seconds: Double, logger: Logger) -> RepeatedTask {
+        let limit = TimeAmount.milliseconds(Durations.milliseconds(Durations.from(seconds: seconds)))
+        let period = TimeAmount.milliseconds(max(100, Durations.milliseconds(Durations.from(seconds: seconds / 4))))
+        let progress = writer.progress
+        return writer.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+            guard progress.stalled(longerThan: limit) else { return }
+            Task {
+                if await requests.count > 0 {
+                    logger.notice("client stopped reading; ending its requests", metadata: ["stall_timeout_s": "\(seconds)"])
+                }
+                await requests.endAllForStall()
+            }
+        }
+    }
+
     /// Handles one frame; false when the connection must close.
-    private func handle(_ frame: LineFrame, requests: ConnectionRequests, writer: LineWriter) async throws -> Bool {
+    private func handle(_ frame: LineFrame, peer: PeerCredentials, requests: ConnectionRequests, writer: LineWriter) async throws -> Bool {
         switch frame {
-        case .tooLong:
-            let limit = await dispatcher.upstream.configuration.maxLineBytes
+        case .tooLong(let limit):
             try await writer.send(.response(id: nil, result: .failure(RPCError(
                 .lineTooLong,
                 "request line longer than \(limit) bytes (GIGACHATD_MAX_LINE_BYTES); closing the connection",
@@ -92,53 +118,94 @@ struct Connection: Sendable {
             case .failure(let failure):
                 try await writer.send(.response(id: failure.id, result: .failure(failure.error)))
             case .success(let request):
-                try await start(request, requests: requests, writer: writer)
+                try await start(request, lineBytes: bytes.count, peer: peer, requests: requests, writer: writer)
             }
             return true
         }
     }
 
-    private func start(_ request: RPCRequest, requests: ConnectionRequests, writer: LineWriter) async throws {
+    private func start(_ request: RPCRequest, lineBytes: Int, peer: PeerCredentials, requests: ConnectionRequests, writer: LineWriter) async throws {
+        func refuse(_ error: RPCError) async throws {
+            guard let id = request.id else { return }
+            try await writer.send(.response(id: id, result: .failure(error)))
+        }
         if !(await lifecycle.acceptsRequests), request.method != RPCMethod.status {
-            if let id = request.id {
-                try await writer.send(.response(id: id, result: .failure(RPCError(.shuttingDown, "gigachatd is shutting down and takes no new requests"))))
+            return try await refuse(RPCError(.shuttingDown, "gigachatd is shutting down and takes no new requests"))
+        }
+        let configuration = await dispatcher.upstream.configuration
+        var deadline = Durations.from(seconds: configuration.requestTimeoutSeconds)
+        switch request.params["deadline_ms"] {
+        case nil, .null?:
+            break
+        case let value?:
+            guard let milliseconds = value.intValue, (1...Self.maxDeadlineMilliseconds).contains(milliseconds) else {
+                return try await refuse(Params.invalid("\"deadline_ms\" must be a whole number of milliseconds from 1 to \(Self.maxDeadlineMilliseconds)"))
             }
-            return
+            deadline = min(deadline, .milliseconds(milliseconds))
+        }
+        if let refusal = await admission.admit(lineBytes: lineBytes, maxRequests: configuration.maxRequests, maxBytes: configuration.maxPendingBytes) {
+            return try await refuse(refusal)
         }
         let executor = EventLoopExecutor(writer.eventLoop)
-        let started = await requests.start(request.id) {
+        let requestDeadline = deadline
+        // The params go to the method alone; the request itself keeps only method and id.
+        let params = RequestParams(request.params)
+        var header = request
+        header.params = [:]
+        let started = await requests.start(request.id, limit: configuration.maxRequestsPerConnection) { [header] key in
             await withTaskExecutorPreference(executor) {
-                await run(request, requests: requests, writer: writer)
+                await run(header, params: params, key: key, deadline: requestDeadline, peer: peer, requests: requests, writer: writer)
             }
+            await admission.release(lineBytes: lineBytes)
         }
-        if !started, let id = request.id {
-            try await writer.send(.response(id: id, result: .failure(RPCError(
-                .invalidRequest,
-                "Invalid request: id \(id) is already used by a request still running on this connection"
-            ))))
+        switch started {
+        case .started:
+            return
+        case .duplicateID:
+            await admission.release(lineBytes: lineBytes)
+            if let id = request.id {
+                try await refuse(RPCError(.invalidRequest, "Invalid request: id \(id) is already used by a request still running on this connection"))
+            }
+        case .tooMany(let limit):
+            await admission.release(lineBytes: lineBytes)
+            try await refuse(RPCError(
+                .tooManyRequests,
+                "this connection already has \(limit) requests running or queued, its limit (GIGACHATD_MAX_REQUESTS_PER_CONNECTION); wait for one to finish",
+                data: ["limit": .int(Int64(limit)), "setting": "GIGACHATD_MAX_REQUESTS_PER_CONNECTION"]
+            ))
         }
     }
 
-    private func run(_ request: RPCRequest, requests: ConnectionRequests, writer: LineWriter) async {
+    private func run(_ request: RPCRequest, params: RequestParams, key: UInt64, deadline: Duration, peer: PeerCredentials, requests: ConnectionRequests, writer: LineWriter) async {
         var requestLogger = logger
         requestLogger[metadataKey: "method"] = "\(request.method)"
         if let id = request.id { requestLogger[metadataKey: "request_id"] = "\(id)" }
         let context = RequestContext(
             id: request.id,
-            method: request.method,
+            peer: peer,
             connection: requests,
-            logger: requestLogger,
             notify: { messages in try await writer.send(messages) }
         )
         let clock = ContinuousClock()
         let started = clock.now
-        var result = await dispatcher.handle(request, context: context)
-        if case .failure(let error) = result, await lifecycle.endingRemainingRequests {
+        let timer = writer.eventLoop.scheduleTask(in: .milliseconds(Durations.milliseconds(deadline))) {
+            Task { await requests.end(key, .deadline) }
+        }
+        // Upstream slots are shared round robin between connections: this request waits its connection's turn.
+        let owner = UInt64(UInt(bitPattern: ObjectIdentifier(requests).hashValue))
+        var result = await UpstreamLimiter.$owner.withValue(owner) {
+            await RequestLog.$logger.withValue(requestLogger) {
+                await dispatcher.handle(request, params: params, context: context)
+            }
+        }
+        timer.cancel()
+        if let ending = await requests.finish(key) {
+            result = Self.result(result, endedBy: ending, deadline: deadline, configuration: await dispatcher.upstream.configuration)
+        } else if case .failure(let error) = result, await lifecycle.endingRemainingRequests {
             // Ended by the drain, not by its client: say so, and keep what was streamed (data.partial).
             result = .failure(RPCError(.shuttingDown, "gigachatd shut down before the request finished (GIGACHATD_DRAIN_TIMEOUT)", data: error.data))
         }
-        let elapsed = clock.now - started
-        let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = Durations.milliseconds(clock.now - started)
         var upstreamError: String?
         switch result {
         case .success:
@@ -160,5 +227,46 @@ struct Connection: Sendable {
             }
         }
         await statistics.requestFinished(upstreamError: upstreamError)
+    }
+
+    /// The final result of a request the daemon ended early. What was already produced is kept in
+    /// data.result (data.partial when it is incomplete), so a billed reply is never thrown away.
+    static func result(
+        _ result: Result<JSONValue, RPCError>,
+        endedBy ending: ConnectionRequests.Ending,
+        deadline: Duration,
+        configuration: Configuration
+    ) -> Result<JSONValue, RPCError> {
+        var data = JSONObject()
+        switch result {
+        case .success(let value):
+            // Finished after all: only a `cancel` that already answered true overrides a success.
+            guard ending == .cancelled else { return result }
+            data["result"] = value
+        case .failure(let error):
+            if error.data?["partial"]?.boolValue == true, let partial = error.data?["result"] {
+                data["partial"] = true
+                data["result"] = partial
+            }
+        }
+        switch ending {
+        case .cancelled:
+            return .failure(RPCError(.requestCancelled, "request cancelled", data: data.isEmpty ? nil : .object(data)))
+        case .deadline:
+            data["reason"] = "deadline"
+            let seconds = Double(Durations.milliseconds(deadline)) / 1000
+            return .failure(RPCError(
+                .requestTimeout,
+                "the request did not finish within its deadline of \(Durations.text(seconds: seconds)) (GIGACHATD_REQUEST_TIMEOUT, or its deadline_ms)",
+                data: .object(data)
+            ))
+        case .clientStall:
+            data["reason"] = "client_stall"
+            return .failure(RPCError(
+                .requestTimeout,
+                "the client read nothing for \(Durations.text(seconds: configuration.clientStallTimeoutSeconds)) (GIGACHATD_CLIENT_STALL_TIMEOUT); request ended",
+                data: .object(data)
+            ))
+        }
     }
 }

@@ -5,7 +5,8 @@ enum LineFrame: Sendable {
     case line(ByteBuffer)
     /// The line grew past the cap. The decoder then discards everything, since there is no way to
     /// find the start of the next request reliably; the connection is closed after the error reply.
-    case tooLong
+    /// `limit` is the cap this connection enforces (set when the socket was bound).
+    case tooLong(limit: Int)
 }
 
 /// Splits the byte stream at "\n", holding at most `maxLineBytes` (plus one socket read) of an
@@ -65,7 +66,7 @@ struct LineFrameDecoder: ByteToMessageDecoder {
         overflowed = true
         scanned = 0
         buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-        context.fireChannelRead(wrapInboundOut(.tooLong))
+        context.fireChannelRead(wrapInboundOut(.tooLong(limit: maxLineBytes)))
         return .needMoreData
     }
 }

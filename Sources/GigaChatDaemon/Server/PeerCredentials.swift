@@ -4,15 +4,19 @@ import NIOCore
 
 /// Who is on the other end of a Unix socket connection (SO_PEERCRED), checked on every accept as
 /// ssh-agent does: the socket's mode is the first fence, this is the second.
-enum PeerCredentials {
-    /// The peer's uid, or nil if the kernel would not say.
-    static func uid(of channel: any Channel) async -> uid_t? {
+struct PeerCredentials: Sendable, Equatable {
+    var pid: pid_t
+    var uid: uid_t
+    var gid: gid_t
+
+    /// The peer's credentials, or nil if the kernel would not say.
+    static func of(_ channel: any Channel) async -> PeerCredentials? {
         guard let provider = channel as? any SocketOptionProvider else { return nil }
-        let credentials: clinux_ucred? = try? await provider.unsafeGetSocketOption(
+        guard let credentials: clinux_ucred = try? await provider.unsafeGetSocketOption(
             level: SocketOptionLevel(SOL_SOCKET),
             name: SocketOptionName(SO_PEERCRED)
-        ).get()
-        return credentials?.uid
+        ).get() else { return nil }
+        return PeerCredentials(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
     }
 
     /// Only the daemon's own user, and root, may talk to it.

@@ -16,6 +16,9 @@ struct ConnectionOptions: ParsableArguments {
         let path = socketPath
         do {
             return try DaemonClient(socketPath: path.path)
+        } catch where error.untrusted {
+            Output.error(error.reason)
+            throw ReportedFailure(exitCode: ClientExit.daemonUnavailable)
         } catch {
             Output.error(
                 "cannot connect to gigachatd at \(path.path) (\(error.reason)); is it running? "

@@ -8,6 +8,9 @@ import GigaChatProtocol
 /// Why a connection to the daemon failed, in a few words.
 struct ConnectError: Error {
     let reason: String
+    /// The socket is not the user's own daemon (see SocketTrust): `reason` is the whole message, advice
+    /// included, and nothing was sent.
+    var untrusted = false
 }
 
 /// A blocking JSON-RPC connection to gigachatd.
@@ -34,6 +37,7 @@ final class DaemonClient {
     var willWait: (() -> Void)?
 
     init(socketPath: String) throws(ConnectError) {
+        try SocketTrust.checkPath(socketPath)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ConnectError(reason: String(cString: strerror(errno))) }
         var address = sockaddr_un()
@@ -53,6 +57,12 @@ final class DaemonClient {
             let reason = String(cString: strerror(errno))
             close(fd)
             throw ConnectError(reason: reason)
+        }
+        do {
+            try SocketTrust.checkPeer(fd, socketPath: socketPath)
+        } catch {
+            close(fd)
+            throw error
         }
         socketFD = fd
         Interrupts.block()

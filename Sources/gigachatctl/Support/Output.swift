@@ -25,7 +25,12 @@ enum Output {
 
     static func line(_ text: String) { write(text + "\n") }
 
-    static func error(_ text: String) { write("gigachatctl: \(text)\n", to: STDERR_FILENO) }
+    /// Errors quote the daemon and the API, so on a terminal their control characters are made
+    /// visible whatever --raw says.
+    static func error(_ text: String) {
+        let shown = isatty(STDERR_FILENO) == 1 ? TerminalText.visible(text) : text
+        write("gigachatctl: \(shown)\n", to: STDERR_FILENO)
+    }
 
     static var stdoutIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
     static var stdinIsTerminal: Bool { isatty(STDIN_FILENO) == 1 }

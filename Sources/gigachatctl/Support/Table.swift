@@ -13,7 +13,11 @@ struct Table {
 
     mutating func add(_ row: [String]) { rows.append(row) }
 
-    func render(style: Style = .standardOutput) -> String {
+    /// Cells come from the API (file names, model ids), so their control characters are made visible
+    /// on a terminal.
+    func render(style: Style = .standardOutput, filter: TerminalFilter = .standardOutput()) -> String {
+        let headers = headers.map { filter($0) }
+        let rows = rows.map { $0.map { filter($0) } }
         var widths = headers.map(\.terminalWidth)
         for row in rows {
             for (column, cell) in row.enumerated() where column < widths.count {
@@ -42,7 +46,10 @@ struct Table {
     }
 
     /// `key  value` lines for one object, nested objects flattened to `outer.inner`.
-    static func keyValue(_ pairs: [(String, String)], style: Style = .standardOutput) -> String {
+    static func keyValue(
+        _ pairs: [(String, String)], style: Style = .standardOutput, filter: TerminalFilter = .standardOutput()
+    ) -> String {
+        let pairs = pairs.map { (filter($0.0), filter($0.1)) }
         let width = pairs.map(\.0.terminalWidth).max() ?? 0
         var output = ""
         for (key, value) in pairs {

@@ -17,6 +17,11 @@ struct ChatCommand: ParsableCommand {
 
             With --function the model may answer with a function call instead of text; it is \
             printed as the function's name and its arguments as JSON.
+
+            On a terminal, control characters in the reply are shown instead of obeyed: ESC as ^[, \
+            other C0 characters as ^X, DEL as ^?, C1 characters as \\u{9B}, so a reply cannot \
+            recolour or rewrite the screen. --raw prints them as they are; a pipe always gets the \
+            reply's exact text.
             """
     )
 
@@ -26,6 +31,9 @@ struct ChatCommand: ParsableCommand {
 
     @Flag(name: [.short, .long], help: "Talk: read turns from the terminal (or standard input) until Ctrl-D or /exit.")
     var interactive = false
+
+    @Flag(name: .long, help: "Print the reply's control characters (escape sequences) as they are, even on a terminal.")
+    var raw = false
 
     @Argument(help: ArgumentHelp("The prompt (words are joined with spaces).", valueName: "prompt"))
     var prompt: [String] = []
@@ -41,7 +49,7 @@ struct ChatCommand: ParsableCommand {
             let settings = ChatSettings(options, functions: try options.loadFunctions())
             if interactive {
                 let first = prompt.isEmpty ? nil : prompt.joined(separator: " ")
-                try ChatREPL(settings: settings, connection: connection).run(firstPrompt: first)
+                try ChatREPL(settings: settings, connection: connection, filter: .standardOutput(raw: raw)).run(firstPrompt: first)
             } else {
                 try ask(settings: settings)
             }
@@ -61,7 +69,7 @@ struct ChatCommand: ParsableCommand {
         if let system = settings.system { messages.append(["role": "system", "content": .string(system)]) }
         messages.append(["role": "user", "content": .string(text)])
 
-        let printer = ChatPrinter()
+        let printer = ChatPrinter(filter: .standardOutput(raw: raw))
         do {
             try CallRunner.run(
                 RPCMethod.chat,

@@ -1,21 +1,25 @@
 import GigaChatProtocol
 
 /// Prints one reply for a person: streamed text as it arrives, or the whole text at the end, then a
-/// function call (if the model made one) readably, and always a final newline.
+/// function call (if the model made one) readably, and always a final newline. On a terminal the
+/// model's control characters are made visible (see TerminalText) unless `--raw`.
 final class ChatPrinter {
     private let style: Style
+    private let filter: TerminalFilter
+    /// What the model said, unfiltered.
     private(set) var streamed = ""
     private let output = OutputBuffer()
 
-    init(style: Style = .standardOutput) {
+    init(style: Style = .standardOutput, filter: TerminalFilter = .standardOutput()) {
         self.style = style
+        self.filter = filter
     }
 
     /// A `chat.delta` notification's params.
     func delta(_ params: JSONObject) {
         guard let content = params["content"]?.stringValue, !content.isEmpty else { return }
         streamed += content
-        output.append(content)
+        output.append(filter(content))
     }
 
     /// Writes what was streamed since the last flush (DaemonClient.willWait calls this).
@@ -30,11 +34,11 @@ final class ChatPrinter {
         let content = message?["content"]?.stringValue ?? ""
         if streamed.isEmpty, !content.isEmpty {
             streamed = content
-            Output.write(content)
+            Output.write(filter(content))
         }
         endLine()
         if let call = message?["function_call"], !call.isNull {
-            Output.write(Self.describe(functionCall: call, style: style))
+            Output.write(Self.describe(functionCall: call, style: style, filter: filter))
         }
     }
 
@@ -52,12 +56,12 @@ final class ChatPrinter {
     }
 
     /// `function call: NAME` and the arguments as indented JSON.
-    static func describe(functionCall call: JSONValue, style: Style) -> String {
+    static func describe(functionCall call: JSONValue, style: Style, filter: TerminalFilter) -> String {
         let name = call["name"]?.stringValue ?? "?"
         var arguments = call["arguments"] ?? .object([:])
         // Older API versions send the arguments as a JSON string; show them as JSON either way.
         if case .string(let text) = arguments, let parsed = try? JSONValue(parsing: text) { arguments = parsed }
-        return style.cyan("function call: ") + style.bold(name) + "\n"
-            + style.cyan("arguments: ") + arguments.prettyText() + "\n"
+        return style.cyan("function call: ") + style.bold(filter(name)) + "\n"
+            + style.cyan("arguments: ") + filter(arguments.prettyText()) + "\n"
     }
 }

@@ -11,6 +11,7 @@ final class ChatREPL {
     private var client: DaemonClient?
     private let editor = LineEditor()
     private let style = Style.standardOutput
+    private let filter: TerminalFilter
     /// User and assistant turns so far (not the system prompt); unused with a daemon conversation.
     private var history: [JSONValue] = []
     /// With a daemon conversation the system prompt is sent once, with the turn after it changed.
@@ -18,9 +19,10 @@ final class ChatREPL {
     /// The status to leave with when standard input ends: that of the last turn, as a script expects.
     private var lastFailure: ExitCode?
 
-    init(settings: ChatSettings, connection: ConnectionOptions) {
+    init(settings: ChatSettings, connection: ConnectionOptions, filter: TerminalFilter) {
         self.settings = settings
         self.connection = connection
+        self.filter = filter
         systemChanged = settings.system != nil
     }
 
@@ -153,7 +155,7 @@ final class ChatREPL {
         messages.append(question)
 
         guard let client = connected() else { return }
-        let printer = ChatPrinter(style: style)
+        let printer = ChatPrinter(style: style, filter: filter)
         client.willWait = printer.flush
         defer { client.willWait = nil }
         do {

@@ -36,7 +36,14 @@ struct ChatMethod: Sendable {
 
     func callAsFunction(_ params: RequestParams, context: RequestContext) async throws(RPCError) -> JSONValue {
         let client = await upstream.client
-        let prepared = try Self.prepare(Params(params.take()), client: client)
+        let prepared: Prepared
+        do throws(RPCError) {
+            prepared = try Self.prepare(Params(params.take()), client: client)
+            params.markConsumed()
+        } catch {
+            params.markConsumed()
+            throw error
+        }
         guard let name = prepared.conversation, let body = prepared.body else {
             guard let serialized = prepared.serialized else { return .null }
             return try await send(serialized, sessionID: prepared.sessionID, client: client, context: context)

@@ -43,6 +43,7 @@ struct Dispatcher: Sendable {
             return try await ChatMethod(upstream: upstream, conversations: conversations, fileIO: fileIO)(box, context: context)
         }
         let params = Params(box.take())
+        box.markConsumed()
         switch method {
         case RPCMethod.status:
             return await StatusMethod(upstream: upstream, statistics: statistics, lifecycle: lifecycle)()

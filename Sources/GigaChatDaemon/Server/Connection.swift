@@ -160,7 +160,8 @@ struct Connection: Sendable {
         }
         switch started {
         case .started:
-            return
+            // Backpressure on the client's pipeline: one parsed request in memory at a time.
+            await params.waitUntilConsumed()
         case .duplicateID:
             await admission.release(lineBytes: lineBytes)
             if let id = request.id {
@@ -198,6 +199,7 @@ struct Connection: Sendable {
                 await dispatcher.handle(request, params: params, context: context)
             }
         }
+        params.markConsumed()
         timer.cancel()
         if let ending = await requests.finish(key) {
             result = Self.result(result, endedBy: ending, deadline: deadline, configuration: await dispatcher.upstream.configuration)

@@ -112,6 +112,8 @@ enum HTTPDate {
             }
         }
         guard let day, let month, let year, let time, (1970...9999).contains(year) else { return nil }
+        // The two forms with a comma (IMF-fixdate, RFC 850) name their zone, which is always GMT.
+        if value.contains(","), fields.last?.uppercased() != "GMT" { return nil }
         var parts = tm()
         parts.tm_year = Int32(year - 1900)
         parts.tm_mon = Int32(month)

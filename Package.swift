@@ -72,13 +72,34 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // The OpenAI-compatible HTTP front end (and GigaChat's own REST paths, forwarded) on a second
+        // socket and optionally on loopback TCP, built on NIOHTTP1.
+        .target(
+            name: "GigaChatOpenAI",
+            dependencies: [
+                "CurlHTTP",
+                "GigaChatAPI",
+                "GigaChatProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
         // The daemon: socket server, connections, dispatch, systemd glue.
         .target(
             name: "GigaChatDaemon",
             dependencies: [
                 "CLinux",
                 "CSystemd",
+                // Said openly: the daemon owns the curl engine its API clients share, and streams uploads
+                // through CurlHTTP's file parts.
+                "CurlHTTP",
                 "GigaChatAPI",
+                "GigaChatOpenAI",
                 "GigaChatProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -93,6 +114,7 @@ let package = Package(
             dependencies: [
                 "GigaChatDaemon",
                 "GigaChatAPI",
+                "GigaChatProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -108,9 +130,15 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // What several test targets share: the seeded generator of the fuzz tests.
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "GigaChatProtocolTests",
-            dependencies: ["GigaChatProtocol"],
+            dependencies: ["GigaChatProtocol", "TestSupport"],
             // Fuzz regression inputs, read from the source tree by ProtocolFuzzTests.
             exclude: ["Regressions"],
             swiftSettings: strict
@@ -122,7 +150,19 @@ let package = Package(
         ),
         .testTarget(
             name: "GigaChatAPITests",
-            dependencies: ["GigaChatAPI", "GigaChatProtocol"],
+            dependencies: ["GigaChatAPI", "GigaChatProtocol", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "GigaChatOpenAITests",
+            dependencies: [
+                "GigaChatOpenAI",
+                "GigaChatAPI",
+                "GigaChatProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -5,7 +5,9 @@
 #   git diff | contrib/gigachat.sh -s "Review this patch briefly"
 #   contrib/gigachat.sh -m GigaChat-2-Pro -c work "and then?"     # -c: a conversation kept by gigachatd
 #
-# Exit status: 0 on success; 1 with the daemon's error on stderr; 3 if gigachatd is not running.
+# Exit status, as gigachatctl's: 0 success; 1 the API or the daemon reported an error (on stderr);
+# 3 gigachatd is not running; 4 the API rejected the credentials; 5 rate limited; 64 bad usage;
+# 130 the request was cancelled.
 set -euo pipefail
 
 usage() { echo "usage: ${0##*/} [-m MODEL] [-s SYSTEM PROMPT] [-c CONVERSATION] [PROMPT...]" >&2; exit 64; }
@@ -38,9 +40,13 @@ request=$(jq -nc --arg prompt "$prompt" --arg model "$model" --arg system "$syst
             + (if $conversation != "" then {conversation: $conversation} else {} end))}')
 
 # socat sends the request and half-closes; gigachatd finishes the request, then closes the connection.
-# jq prints each delta as it comes (--unbuffered) and turns the final error, if any, into exit 1.
+# jq prints each delta as it comes (--unbuffered) and turns the final error, if any, into the exit
+# status gigachatctl would give (docs/PROTOCOL.md lists the codes).
 printf '%s\n' "$request" | socat -t 600 - "UNIX-CONNECT:$socket" | jq --unbuffered -j '
+  def status: {"-32001": 4, "-32006": 4, "-32002": 5, "-32800": 130, "-32007": 3, "-32009": 3,
+               "-32600": 64, "-32601": 64, "-32602": 64, "-32700": 64}[.code | tostring] // 1;
   if .method == "chat.delta" then .params.content
-  elif .error then ("\n" * (if .error.data.partial then 1 else 0 end)) + "gigachat: " + .error.message + "\n" | halt_error(1)
+  elif .error then (.error | status) as $status
+    | ("\n" * (if .error.data.partial then 1 else 0 end)) + "gigachat: " + .error.message + "\n" | halt_error($status)
   elif .result then "\n"
   else empty end'

@@ -25,7 +25,8 @@ aborts the upstream transfer and the stream ends with ``Cancelled``. Several req
 on one client; each waits only for its own lines.
 
 As a command: ``gigachat_client.py [-m MODEL] [-s SYSTEM] [-c CONVERSATION] [--timeout S] PROMPT...``
-streams the reply to stdout; Ctrl-C (or --timeout) cancels it and exits 130.
+streams the reply to stdout; Ctrl-C (or --timeout) cancels it and exits 130. Its exit statuses are
+gigachatctl's (``exit_status()``): 1 an error, 3 no daemon, 4 credentials, 5 rate limited, 64 usage.
 """
 
 from __future__ import annotations
@@ -45,6 +46,19 @@ from typing import Any, AsyncIterator, Optional
 # Embedding results and long conversations make long lines; asyncio's default limit is 64 KiB.
 MAX_LINE_BYTES = 64 * 1024 * 1024
 CANCELLED = -32800
+
+# gigachatctl's exit statuses, by the daemon's error code (docs/PROTOCOL.md, docs/SCRIPTING.md).
+EXIT_ERROR, EXIT_DAEMON, EXIT_AUTH, EXIT_RATE_LIMITED, EXIT_USAGE, EXIT_CANCELLED = 1, 3, 4, 5, 64, 130
+_EXIT_STATUS = {
+    -32001: EXIT_AUTH, -32006: EXIT_AUTH, -32002: EXIT_RATE_LIMITED, CANCELLED: EXIT_CANCELLED,
+    -32007: EXIT_DAEMON, -32009: EXIT_DAEMON,
+    -32600: EXIT_USAGE, -32601: EXIT_USAGE, -32602: EXIT_USAGE, -32700: EXIT_USAGE,
+}
+
+
+def exit_status(code: int) -> int:
+    """The exit status gigachatctl gives for the daemon's error ``code`` (1 for any not listed)."""
+    return _EXIT_STATUS.get(code, EXIT_ERROR)
 
 
 class GigaChatError(Exception):
@@ -147,6 +161,8 @@ class ChatStream:
         self.result: Optional[dict[str, Any]] = None
         self.deltas: list[dict[str, Any]] = []
         self.text = ""
+        # Requests ahead of this one while it waits for an upstream slot (None: it never waited).
+        self.queued_ahead: Optional[int] = None
         self._cancel_requested = False
 
     def __aiter__(self) -> AsyncIterator[str]:
@@ -159,6 +175,10 @@ class ChatStream:
                 message = await queue.get()
                 if message is None:
                     raise ConnectionError("gigachatd closed the connection")
+                if message.get("method") == "request.queued":
+                    # Waiting for an upstream slot behind message["params"]["ahead"] requests.
+                    self.queued_ahead = message["params"].get("ahead")
+                    continue
                 if message.get("method") == "chat.delta":
                     delta = message["params"]
                     self.deltas.append(delta)
@@ -302,10 +322,10 @@ async def _main(args: argparse.Namespace) -> int:
         client = await GigaChatClient.connect(args.socket)
     except UntrustedSocket as e:
         print(f"gigachat_client: {e}", file=sys.stderr)
-        return 3
+        return EXIT_DAEMON
     except OSError as e:
         print(f"gigachat_client: cannot connect to gigachatd: {e}", file=sys.stderr)
-        return 3
+        return EXIT_DAEMON
     async with client:
         stream = client.chat(messages, **params)
         loop = asyncio.get_running_loop()
@@ -318,10 +338,13 @@ async def _main(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
         except Cancelled:
             print("\n(cancelled)" if stream.text else "(cancelled)", file=sys.stderr)
-            return 130
+            return EXIT_CANCELLED
         except GigaChatError as e:
             print(("\n" if stream.text else "") + f"gigachat_client: {e.message}", file=sys.stderr)
-            return 1
+            return exit_status(e.code)
+        except ConnectionError as e:
+            print(("\n" if stream.text else "") + f"gigachat_client: {e}", file=sys.stderr)
+            return EXIT_DAEMON
         finally:
             if timer:
                 timer.cancel()
@@ -334,8 +357,14 @@ async def _main(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # bad usage exits 64, as gigachatctl does (argparse: 2)
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Ask GigaChat through gigachatd; the reply streams to stdout.")
+    parser = _Parser(description="Ask GigaChat through gigachatd; the reply streams to stdout.")
     parser.add_argument("prompt", nargs="*", help="the question (default: standard input)")
     parser.add_argument("-m", "--model")
     parser.add_argument("-s", "--system", help="system prompt")

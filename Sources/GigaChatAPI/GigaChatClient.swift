@@ -26,7 +26,8 @@ public final class GigaChatClient: Sendable {
     ///   - tokens: the token manager of the client this one replaces, kept when its token source is
     ///     unchanged (a reload that did not touch the credentials keeps the token).
     public init(
-        configuration: Configuration, engine: CurlEngine, limiter: UpstreamLimiter, logger: Logger, tokens: TokenManager? = nil
+        configuration: Configuration, engine: CurlEngine, limiter: UpstreamLimiter, logger: Logger, tokens: TokenManager? = nil,
+        refreshesSoFar: Int = 0
     ) throws(ConfigurationError) {
         self.configuration = configuration
         self.engine = engine
@@ -66,7 +67,8 @@ public final class GigaChatClient: Sendable {
             preissued: preissued,
             fetch: fetch,
             bufferMilliseconds: configuration.tokenExpiryBufferMilliseconds,
-            logger: logger
+            logger: logger,
+            refreshes: refreshesSoFar
         )
     }
 
@@ -89,14 +91,45 @@ public final class GigaChatClient: Sendable {
         public var streaming: Bool
     }
 
-    public func prepareChat(_ body: JSONObject) -> PreparedChat {
+    public func prepareChat(_ body: JSONObject, contract: APICall.Contract = .v1) -> PreparedChat {
         var body = body
         if body["model"] == nil { body["model"] = .string(configuration.model) }
-        if body["profanity_check"] == nil, let profanity = configuration.profanityCheck { body["profanity_check"] = .bool(profanity) }
+        if let profanity = configuration.profanityCheck {
+            // v2 names the switch the other way round, as the SDK maps it.
+            switch contract {
+            case .v1: if body["profanity_check"] == nil { body["profanity_check"] = .bool(profanity) }
+            case .v2Chat: if body["disable_filter"] == nil { body["disable_filter"] = .bool(!profanity) }
+            }
+        }
         if body["flags"] == nil, let flags = configuration.flags { body["flags"] = .array(flags.map(JSONValue.string)) }
         var bytes: [UInt8] = []
         JSONValue.object(body).write(into: &bytes)
         return PreparedChat(body: bytes, streaming: body["stream"]?.boolValue ?? false)
+    }
+
+    /// A call whose answer is raw bytes (a file's content), at most `limit` of them, with the answer's
+    /// content type.
+    public func download(_ call: APICall, limit: Int) async throws(APIError) -> (bytes: [UInt8], contentType: String?) {
+        try await perform(call) { head, iterator in
+            (try await Self.readBody(&iterator, limit: limit), head.header("Content-Type"))
+        }
+    }
+
+    /// A v2 chat completion (`/v2/chat/completions`). With `"stream": true` in the body, `onEvents`
+    /// receives each upstream read's events as they arrive; either way the result is the v2 non-stream
+    /// response shape.
+    public func chatV2(
+        _ prepared: PreparedChat,
+        sessionID: String?,
+        onEvents: @escaping @Sendable ([ChatV2Event]) async throws -> Void
+    ) async throws(APIError) -> JSONValue {
+        var headers: [(name: String, value: String)] = []
+        if let sessionID { headers.append(("X-Session-ID", sessionID)) }
+        let call = APICall.v2Chat(body: prepared.body, headers: headers, streaming: prepared.streaming)
+        guard prepared.streaming else { return try await send(call) }
+        return try await perform(call) { head, iterator in
+            try await Self.readChatStream(ChatV2Accumulator.self, head: head, iterator: &iterator, onOutput: onEvents)
+        }
     }
 
     /// A chat completion. With `"stream": true` in the body, `onDelta` receives the reply as it arrives;
@@ -109,10 +142,10 @@ public final class GigaChatClient: Sendable {
         let streaming = prepared.streaming
         var headers: [(name: String, value: String)] = []
         if let sessionID { headers.append(("X-Session-ID", sessionID)) }
-        let call = APICall(.post, "/chat/completions", body: .jsonBytes(prepared.body), headers: headers, streaming: streaming)
+        let call = APICall(.post, APIPath.chat, body: .jsonBytes(prepared.body), headers: headers, streaming: streaming)
         guard streaming else { return try await send(call) }
         return try await perform(call) { head, iterator in
-            try await Self.readChatStream(head: head, iterator: &iterator, onDelta: onDelta)
+            try await Self.readChatStream(ChatStreamAccumulator.self, head: head, iterator: &iterator, onOutput: onDelta)
         }
     }
 
@@ -181,7 +214,8 @@ public final class GigaChatClient: Sendable {
                 }
                 let errorBody = (try? await Self.readBody(&iterator, limit: Self.maxErrorBodyBytes)) ?? []
                 let message = ErrorBody.message(status: head.status, body: errorBody)
-                let decision = policy.decision(
+                let neverRetried = head.status == 402 || Self.isStopEvent(status: head.status, message: message)
+                let decision = neverRetried ? .fail(retryAfter: nil) : policy.decision(
                     status: head.status,
                     retryAfterHeader: head.header("Retry-After"),
                     attempt: attempt,
@@ -228,7 +262,12 @@ public final class GigaChatClient: Sendable {
     }
 
     static func statusError(status: Int, message: String, retryAfter: Double?) -> APIError {
+        if isStopEvent(status: status, message: message) {
+            return APIError(.modelUnavailable, "the model is switched off for now (a GigaChat stop event); try later or another model: \(message)", status: status)
+        }
         switch status {
+        case 402:
+            return APIError(.paymentRequired, "no tokens left for this model on this key (HTTP 402): \(message)", status: status)
         case 401:
             return APIError(.authentication, "GigaChat rejected the access token: \(message)", status: status)
         case 429:
@@ -236,6 +275,12 @@ public final class GigaChatClient: Sendable {
         default:
             return APIError(.http, "GigaChat API error: \(message)", status: status, retryAfter: retryAfter)
         }
+    }
+
+    /// 423, or a 403 that says "temporarily unavailable due to technical reasons": the model is switched
+    /// off, and retrying only adds load.
+    static func isStopEvent(status: Int, message: String) -> Bool {
+        status == 423 || (status == 403 && message.lowercased().contains("temporarily unavailable due to technical reasons"))
     }
 
     func transportError(_ error: CurlError, partial: JSONValue? = nil) -> APIError {
@@ -287,6 +332,9 @@ public final class GigaChatClient: Sendable {
         case .jsonBytes(let bytes):
             body = .bytes(bytes)
             headers.append(("Content-Type", "application/json"))
+        case .bytes(let bytes, let contentType):
+            body = .bytes(bytes)
+            headers.append(("Content-Type", contentType))
         case .multipart(let parts):
             body = .multipart(parts)
         }
@@ -299,7 +347,7 @@ public final class GigaChatClient: Sendable {
         headers.append(contentsOf: call.headers)
         return HTTPRequest(
             method: call.method,
-            url: configuration.url(path: call.path),
+            url: call.contract == .v2Chat ? configuration.v2ChatURL : configuration.url(path: call.path),
             headers: headers,
             body: body,
             tls: tls,
@@ -308,7 +356,7 @@ public final class GigaChatClient: Sendable {
     }
 
     private static func oauthRequest(configuration: Configuration, key: Secret, tls: TLSOptions) -> HTTPRequest {
-        let scope = configuration.scope.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? configuration.scope
+        let scope = PercentEncoding.encode(configuration.scope, keeping: APIPath.unreservedBytes)
         return HTTPRequest(
             method: .post,
             url: configuration.authURL,
@@ -355,6 +403,14 @@ public final class GigaChatClient: Sendable {
             let body = try await readBody(&iterator, limit: maxErrorBodyBytes)
             guard head.status == 200 else {
                 let message = ErrorBody.message(status: head.status, body: body)
+                if head.status == 404, request.url.hasSuffix("/token") {
+                    throw APIError(
+                        .http,
+                        "\(request.url) does not exist: password auth (GIGACHAT_USER/GIGACHAT_PASSWORD) needs the older API host, "
+                            + "GIGACHAT_BASE_URL=\(Configuration.legacyBaseURL)",
+                        status: head.status
+                    )
+                }
                 if head.status == 401 || head.status == 403 {
                     throw APIError(
                         .authentication,
@@ -393,47 +449,54 @@ public final class GigaChatClient: Sendable {
         return body
     }
 
-    static func readChatStream(
+    /// Reads a streamed chat reply of either contract, passing on what each upstream read carries in one
+    /// call of `onOutput`.
+    static func readChatStream<Accumulator: ChatStreamAccumulating>(
+        _ accumulatorType: Accumulator.Type,
         head: HTTPResponseHead,
         iterator: inout HTTPTransfer.AsyncIterator,
-        onDelta: @Sendable ([ChatDelta]) async throws -> Void
+        onOutput: @Sendable ([Accumulator.Output]) async throws -> Void
     ) async throws -> JSONValue {
         let contentType = head.header("Content-Type")?.lowercased() ?? ""
         if contentType.hasPrefix("application/json") {
-            // Some gateways ignore stream:true; pass the whole answer on as one delta.
+            // Some gateways ignore stream:true; pass the whole answer on at once.
             let body = try await readBody(&iterator, limit: maxBodyBytes)
             guard let json = try? JSONValue(parsing: body) else {
                 throw APIError(.malformed, "the API answered a streaming chat with invalid JSON", status: head.status)
             }
-            if let content = json["choices"]?[0]?["message"]?["content"]?.stringValue, !content.isEmpty {
-                try await onDelta([ChatDelta(index: 0, content: content)])
-            }
+            let outputs = Accumulator.outputs(forWholeResponse: json)
+            if !outputs.isEmpty { try await onOutput(outputs) }
             return json
         }
         var parser = SSEParser()
-        var accumulator = ChatStreamAccumulator()
+        var accumulator = Accumulator()
         var delivered = false
         func handle(_ events: [SSEEvent]) async throws {
-            for event in events where !accumulator.sawDone {
-                let deltas = try accumulator.consume(event)
-                if !deltas.isEmpty {
-                    delivered = true
-                    do {
-                        try await onDelta(deltas)
-                    } catch {
-                        throw APIError(.cancelled, "the client went away", partial: accumulator.result)
-                    }
+            var outputs: [Accumulator.Output] = []
+            var failure: APIError?
+            for event in events where !accumulator.isFinished {
+                do {
+                    outputs += try accumulator.take(event)
+                } catch {
+                    // What arrived before the failing event in the same read still reaches the client.
+                    failure = error
+                    break
                 }
             }
+            if !outputs.isEmpty {
+                delivered = true
+                do {
+                    try await onOutput(outputs)
+                } catch {
+                    throw APIError(.cancelled, "the client went away", partial: accumulator.result)
+                }
+            }
+            if let failure { throw failure }
         }
         do {
             while let event = try await iterator.next() {
                 guard case .body(let bytes) = event else { continue }
-                do {
-                    try await handle(try parser.feed(bytes))
-                } catch let error as SSEParseError {
-                    throw APIError(.malformed, "the API sent a malformed event stream: \(error.message)", partial: accumulator.result)
-                }
+                try await handle(try parser.feed(bytes))
             }
             try await handle(try parser.finish())
         } catch let error as CurlError {
@@ -447,15 +510,55 @@ public final class GigaChatClient: Sendable {
         } catch let error as SSEParseError {
             throw APIError(.malformed, "the API sent a malformed event stream: \(error.message)", partial: accumulator.result)
         }
-        guard accumulator.sawDone else {
-            throw APIError(
-                .truncated,
-                "the reply ended without [DONE]: the stream was cut off and the text is partial",
-                partial: accumulator.result
-            )
+        if let failure = accumulator.failure {
+            throw APIError(.truncated, failure, partial: accumulator.result)
         }
         return accumulator.result
     }
+}
+
+/// What the stream reader needs of each contract's accumulator.
+protocol ChatStreamAccumulating: Sendable {
+    associatedtype Output: Sendable
+    init()
+    /// Folds one event into the result; returns what to pass on.
+    mutating func take(_ event: SSEEvent) throws(APIError) -> [Output]
+    var result: JSONValue { get }
+    /// Why the stream, now ended, is not a finished reply; nil when it is.
+    var failure: String? { get }
+    /// Whether the stream's own end marker was seen, after which nothing more is read.
+    var isFinished: Bool { get }
+    var chunkCount: Int { get }
+    /// What a whole JSON answer (a gateway that ignored `stream: true`) passes on.
+    static func outputs(forWholeResponse response: JSONValue) -> [Output]
+}
+
+extension ChatStreamAccumulator: ChatStreamAccumulating {
+    mutating func take(_ event: SSEEvent) throws(APIError) -> [ChatDelta] {
+        try consume(event)
+    }
+
+    var failure: String? {
+        sawDone ? nil : "the reply ended without [DONE]: the stream was cut off and the text is partial"
+    }
+
+    var isFinished: Bool { sawDone }
+
+    static func outputs(forWholeResponse response: JSONValue) -> [ChatDelta] {
+        guard let content = response["choices"]?[0]?["message"]?["content"]?.stringValue, !content.isEmpty else { return [] }
+        return [ChatDelta(index: 0, content: content)]
+    }
+}
+
+extension ChatV2Accumulator: ChatStreamAccumulating {
+    mutating func take(_ event: SSEEvent) throws(APIError) -> [ChatV2Event] {
+        try consume(event).map { [$0] } ?? []
+    }
+
+    /// v2 streams have no end marker: everything up to the end of the body is read.
+    var isFinished: Bool { false }
+
+    static func outputs(forWholeResponse response: JSONValue) -> [ChatV2Event] { [] }
 }
 
 extension APIError {

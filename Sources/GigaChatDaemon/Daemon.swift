@@ -27,6 +27,7 @@ public final class Daemon: Sendable {
         let lifecycle: Lifecycle
         let serverChannel: any Channel
         let reloadSources: Configuration.Sources
+        let http: HTTPFrontEnd
     }
 
     /// Runs until SIGTERM or SIGINT has been handled; returns normally after a graceful drain.
@@ -63,6 +64,19 @@ public final class Daemon: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
+        // The OpenAI-compatible HTTP front end, beside the JSON-RPC socket.
+        let http: HTTPFrontEnd
+        do {
+            http = try await HTTPFrontEnd.start(
+                configuration: configuration, environment: sources.environment, upstream: upstream, statistics: statistics, group: group, logger: logger
+            )
+        } catch {
+            try? await listener.channel.channel.close()
+            if let created = listener.createdPath { Self.removeSocket(created) }
+            await upstream.shutdown()
+            try? await group.shutdownGracefully()
+            throw error
+        }
         let serverChannel = listener.channel
         await lifecycle.set(.running)
         notifier.ready(status: "serving on \(listener.path); fetching a token")
@@ -71,6 +85,9 @@ public final class Daemon: Sendable {
         ]
         if let file = configuration.configFile { readyMetadata["config_file"] = "\(file)" }
         logger.notice("gigachatd ready", metadata: readyMetadata)
+        if configuration.authentication == .none, configuration.certFile == nil {
+            logger.warning("no credentials configured: every API request will fail until the authorization key is in ~/.config/gigachat/credentials (or GIGACHAT_CREDENTIALS) and gigachatd is reloaded")
+        }
         await upstream.start()
 
         let running = Running(
@@ -78,7 +95,8 @@ public final class Daemon: Sendable {
             statistics: statistics,
             lifecycle: lifecycle,
             serverChannel: serverChannel.channel,
-            reloadSources: Self.reloadSources(sources, configFile: configuration.configFile)
+            reloadSources: Self.reloadSources(sources, configFile: configuration.configFile),
+            http: http
         )
         let controller = Task { await self.handleSignals(signals, running) }
         let background = Task { await self.watchdogAndStatus(running, eventLoop: group.next()) }
@@ -86,6 +104,7 @@ public final class Daemon: Sendable {
         // The listener closes for a drain; anything else is a failure, and the clients still connected
         // must not keep the daemon alive after it.
         let failure: String? = await withDiscardingTaskGroup { tasks in
+            tasks.addTask { await http.serve(logger: self.logger) }
             var failure: String?
             do {
                 try await serverChannel.executeThenClose { inbound in
@@ -104,6 +123,7 @@ public final class Daemon: Sendable {
             if await lifecycle.acceptsRequests {
                 await lifecycle.set(.draining)
                 await lifecycle.cancelAndCloseAll()
+                await http.endAll()
                 return failure ?? "the listening socket closed"
             }
             return nil
@@ -113,6 +133,7 @@ public final class Daemon: Sendable {
         background.cancel()
         await background.value
         if let created = listener.createdPath { Self.removeSocket(created) }
+        http.removeSockets()
         await upstream.shutdown()
         try? await group.shutdownGracefully()
         if let failure {
@@ -222,6 +243,7 @@ public final class Daemon: Sendable {
                 logger.warning("the socket path cannot change on reload; restart gigachatd to move it")
             }
             try await running.upstream.reload(configuration)
+            try running.http.reload(configuration, environment: running.reloadSources.environment)
             logger.notice("configuration reloaded")
         } catch let error as ConfigurationError {
             failure = error.message
@@ -254,8 +276,9 @@ public final class Daemon: Sendable {
             metadata: ["signal": "\(Self.signalName(number))", "running": "\(count)", "timeout_s": "\(timeout)"]
         )
         try? await running.serverChannel.close()
+        await running.http.beginDrain()
         let deadline = ContinuousClock.now + Durations.from(seconds: timeout)
-        while await lifecycle.runningRequests() > 0, ContinuousClock.now < deadline, await !lifecycle.hurry {
+        while await lifecycle.runningRequests() + running.http.runningRequests() > 0, ContinuousClock.now < deadline, await !lifecycle.hurry {
             try? await Task.sleep(for: .milliseconds(50))
         }
         let left = await lifecycle.runningRequests()
@@ -263,6 +286,7 @@ public final class Daemon: Sendable {
             logger.warning("drain ended; answering the remaining requests with an error", metadata: ["running": "\(left)"])
         }
         await lifecycle.cancelAndCloseAll()
+        await running.http.endAll()
     }
 
     // MARK: Watchdog and status
@@ -307,7 +331,7 @@ public final class Daemon: Sendable {
         switch validUntil {
         case nil: parts.append(tokenError == nil ? "fetching a token" : "no token")
         case 0?: parts.append("pre-issued token")
-        case let milliseconds?: parts.append("token valid until \(StatusMethod.iso8601(milliseconds: milliseconds))")
+        case let milliseconds?: parts.append("token valid until \(Timestamps.iso8601(milliseconds: milliseconds))")
         }
         parts.append("\(inFlight) in flight, \(queued) queued, \(served) served")
         if let tokenError { parts.append("token error: \(tokenError)") }

@@ -1,4 +1,4 @@
-import CLinux
+internal import CLinux
 import Glibc
 
 /// Keeps the daemon's memory — which holds the authorization key and tokens — out of core dumps and

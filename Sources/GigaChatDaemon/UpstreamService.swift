@@ -32,7 +32,8 @@ actor UpstreamService {
         let sameTokenSource = configuration.tokenSource == client.configuration.tokenSource
         let replacement = try GigaChatClient(
             configuration: configuration, engine: engine, limiter: limiter, logger: logger,
-            tokens: sameTokenSource ? client.tokens : nil
+            tokens: sameTokenSource ? client.tokens : nil,
+            refreshesSoFar: await client.tokens.refreshes
         )
         if !sameTokenSource {
             await client.tokens.stop()

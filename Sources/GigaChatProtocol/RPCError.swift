@@ -39,6 +39,11 @@ public struct RPCErrorCode: RawRepresentable, Hashable, Sendable, CustomStringCo
     /// The daemon ended the request: its deadline passed (data.reason "deadline"), or its client stopped
     /// reading (data.reason "client_stall").
     public static let requestTimeout = RPCErrorCode(rawValue: -32012)
+    /// The API answered 402: no tokens left for this model on this key. Never retried.
+    public static let paymentRequired = RPCErrorCode(rawValue: -32013)
+    /// A stop event: the model is switched off for now (423, or 403 "temporarily unavailable due to
+    /// technical reasons"). Never retried.
+    public static let modelUnavailable = RPCErrorCode(rawValue: -32014)
 
     public var description: String { String(rawValue) }
 }

@@ -1,6 +1,11 @@
 /// Method and notification names of the protocol (docs/PROTOCOL.md).
 public enum RPCMethod {
     public static let chat = "chat"
+    /// The v2 chat contract (content parts, built-in tools, named stream events).
+    public static let chatCreate = "chat.create"
+    public static let filesContent = "files.content"
+    public static let aiCheck = "ai.check"
+    public static let functionsConvert = "functions.convert"
     public static let status = "status"
     public static let cancel = "cancel"
     public static let models = "models"
@@ -18,6 +23,10 @@ public enum RPCMethod {
 
     /// Notification carrying one streamed piece of a chat reply: {"id", "content"} (+ "function_call").
     public static let chatDelta = "chat.delta"
+    /// Notification carrying one event of a v2 stream: {"id", "event", "data"} (+ "text", "reasoning_text").
+    public static let chatEvent = "chat.event"
+    /// Notification that a request waits for an upstream slot: {"id", "ahead"} (requests before it).
+    public static let requestQueued = "request.queued"
 }
 
 /// Protocol-level constants shared by daemon and client.

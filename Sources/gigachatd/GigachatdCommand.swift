@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GigaChatAPI
 import GigaChatDaemon
+import GigaChatProtocol
 import Logging
 
 /// The gigachatd command line: where to listen, which config file, how much to log.

@@ -5,7 +5,9 @@ It follows /work/shared/gigachat-api.md (the "reference" below): the OAuth endpo
 auth (§2.2), the v1 endpoints of §4, chat in both shapes (§5.2 JSON, §6.1 SSE, byte for byte: compact
 one-line JSON, ``data: {json}\\n\\n``, the last chunk carrying finish_reason and usage, then
 ``data: [DONE]\\n\\n``), and the error shapes of §8 (``{status,message}`` on the API,
-``{code,message}`` on the OAuth endpoint, HTML pages from the gateway).
+``{code,message}`` on the OAuth endpoint, HTML pages from the gateway), and the v2 ("primary") chat
+of §7 at ``POST /api/v2/chat/completions`` (JSON and named SSE events; the shapes and what they are
+taken from are in fake_v2.py).
 
 Two ways to use it:
 
@@ -62,6 +64,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pki import TestPKI, make_test_pki  # noqa: E402
+import fake_v2  # noqa: E402
+from fake_v2 import V2_CHAT_PATH  # noqa: E402
 
 __all__ = [
     "FakeGigaChat",
@@ -73,6 +77,7 @@ __all__ = [
     "SSE_FLAGS",
     "OAUTH_PATH",
     "API_PREFIX",
+    "V2_CHAT_PATH",
     "CONTROL_PATH",
     "parse_sse",
     "split_text",
@@ -112,6 +117,13 @@ FAULT_KINDS = frozenset({
     "truncate",      # stream `chunks` events (default: all but the finishing one), then end the
                      # HTTP body cleanly: no finish_reason, no [DONE]. `finish`: true keeps the
                      # finishing event; `abrupt`: true closes the TCP connection instead (no 0-chunk)
+    "payment_required",  # 402 {"status":402,"message":"Payment Required"}: no tokens left for the model
+    "stop_event",    # the model is switched off for now: `status` 423 (default) or 403, with a message
+                     # containing "temporarily unavailable due to technical reasons" (reference §8.1)
+    "blacklist",     # a normal 200 answer with the canned refusal and finish_reason "blacklist"
+    "error_event",   # v2 stream: `chunks` events (default: all but response.message.done), then
+                     # `event: error` {"status_code","message"} (params `status_code` 500, `message`) and
+                     # the end of the body. A non-stream or v1 chat gets that status as an HTTP error.
     "endless_data",  # stream `chunks` events (default 1), then `data: ` lines of 64 KiB of "x" each
                      # and never the blank line that ends an event, until `mib` MiB (default 64)
                      # were written or the client leaves; then end the body cleanly. One SSE event
@@ -217,6 +229,9 @@ class FakeSettings:
     concurrency_limit: Optional[int] = None  # like the real API: chats beyond this get 429
     bench: Optional[str] = None  # "N:S[:P]": every chat is a bench stream (see _bench_stream)
     embedding_dim: int = 1024
+    created_at: Optional[int] = None  # fixed `created` / `created_at` of chat answers (None: now), so
+    #                                   that two answers to the same request are equal field for field
+    image_bytes: int = 42966  # size of a generated image (v2 image_generate); the SDK's image.jpg size
     verbose: bool = False  # one line per request on stderr
 
 
@@ -273,6 +288,20 @@ class RecordedRequest:
     endless_bytes: int = 0  # "endless_data": bytes of the never-ending event actually written
     done: bool = False  # the fake finished with this request (answered, reset or client gone)
     error: Optional[str] = None  # an exception inside the fake, if any
+    v2_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list, repr=False)  # v2: (event, data)
+    #                                      planned, in order; the first events_sent of them went out whole
+    v2_response: Optional[dict[str, Any]] = field(default=None, repr=False)  # v2: the non-stream body
+    #                                      (also computed for a stream: what it adds up to)
+
+    @property
+    def session_id(self) -> Optional[str]:
+        """The X-Session-ID header the client sent, if any."""
+        return self.header("X-Session-ID")
+
+    @property
+    def sent_events(self) -> list[tuple[str, dict[str, Any]]]:
+        """v2: the (event, data) pairs fully written to the client."""
+        return self.v2_events[: self.events_sent]
 
     def header(self, name: str) -> Optional[str]:
         """The value of a request header, case-insensitively (last one wins)."""
@@ -327,7 +356,18 @@ class FakeState:
     # -- views used by tests
     @property
     def chat_requests(self) -> list[RecordedRequest]:
+        """v1 chats (POST /api/v1/chat/completions)."""
         return self.requests_to("/chat/completions")
+
+    @property
+    def v2_chat_requests(self) -> list[RecordedRequest]:
+        """v2 chats (POST /api/v2/chat/completions)."""
+        return self.requests_to(V2_CHAT_PATH)
+
+    @property
+    def session_ids(self) -> list[Optional[str]]:
+        """X-Session-ID of every v1 and v2 chat, in order (None: not sent)."""
+        return [r.session_id for r in list(self.requests) if r.route in ("/chat/completions", V2_CHAT_PATH)]
 
     def requests_to(self, route: str) -> list[RecordedRequest]:
         key = fault_key(route)
@@ -408,6 +448,7 @@ class FakeState:
                 "oauth_call_times": [r.t for r in self.oauth_calls],
                 "password_calls": len(self.password_calls),
                 "chat_requests": len(self.chat_requests),
+                "v2_chat_requests": len(self.v2_chat_requests),
                 "chat_in_flight": self.chat_in_flight,
                 "chat_max_in_flight": self.chat_max_in_flight,
                 "unauthorized": self.unauthorized,
@@ -428,11 +469,13 @@ def fault_key(path: str) -> str:
     """Normalise a path or alias to the key faults and routes use.
 
     "oauth" (or the OAuth path) -> "oauth"; "chat" -> "/chat/completions"; "*" -> any API path;
-    "/api/v1/models" or "models" -> "/models".
+    "/api/v1/models" or "models" -> "/models"; "v2" (or "chat.create", or the path) -> the v2 chat path.
     """
     p = path.strip()
     if p in ("oauth", "/oauth", OAUTH_PATH):
         return "oauth"
+    if p in ("v2", "chat.create", V2_CHAT_PATH):
+        return V2_CHAT_PATH
     if p in ("chat", "*"):
         return "/chat/completions" if p == "chat" else "*"
     if p == API_PREFIX or p.startswith(API_PREFIX + "/"):
@@ -938,7 +981,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if route == "oauth" and role in ("both", "auth"):
                 self._oauth(rec)
-            elif route != "oauth" and path.startswith(API_PREFIX + "/") and role in ("both", "api"):
+            elif route != "oauth" and (path.startswith(API_PREFIX + "/") or path == V2_CHAT_PATH) and role in ("both", "api"):
                 self._api(rec)
             else:
                 self._send_json(404, {"status": 404, "message": "Not found"}, error=True)
@@ -1140,6 +1183,14 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "html":
             self._send_html(int(fault.get("status", 502)))
             return True
+        if kind == "payment_required":
+            self._send_api_error(402, fault.get("message") or fake_v2.PAYMENT_REQUIRED_MESSAGE)
+            return True
+        if kind == "stop_event":
+            status = int(fault.get("status", 423))
+            default = fake_v2.STOP_EVENT_423_MESSAGE if status == 423 else fake_v2.STOP_EVENT_403_MESSAGE
+            self._send_api_error(status, fault.get("message") or default)
+            return True
         if kind == "unauthorized":
             self._unauthorized()
             return True
@@ -1255,6 +1306,12 @@ class _Handler(BaseHTTPRequestHandler):
         if route == "/chat/completions" and method == "POST":
             self._chat(rec)
             return
+        if route == V2_CHAT_PATH:
+            if method == "POST":
+                self._chat(rec, v2=True)
+            else:
+                self._send_api_error(405, "Method Not Allowed")
+            return
         if self._apply_fault(st._pop_fault(route), rec):
             return
         parts = route.strip("/").split("/")
@@ -1282,12 +1339,34 @@ class _Handler(BaseHTTPRequestHandler):
                     {"usage": "GigaChat-Max", "value": 450000},
                 ]})
         elif route == "/ai/check" and method == "POST":
-            text = (rec.json or {}).get("input", "") if isinstance(rec.json, dict) else ""
-            self._send_json(200, {"category": "human", "characters": len(text), "tokens": _tokens(text), "ai_intervals": []})
+            self._ai_check(rec)
+        elif route == "/functions/convert" and method == "POST":
+            # The SDK posts the OpenAPI document as the raw body, without a Content-Type (api/tools.py).
+            converted = fake_v2.convert_functions(rec.body.decode("utf-8", "replace"))
+            if converted is None:
+                self._send_api_error(422, "Invalid params: no operations found in the OpenAPI document")  # guess
+            else:
+                self._send_json(200, converted)
         elif parts[0] == "files":
             self._files(rec, parts, method)
         else:
             self._send_api_error(404, "Not found")
+
+    def _ai_check(self, rec: RecordedRequest) -> None:
+        # Request {"input", "model"} (SDK api/tools.py); the model must be an "aicheck" one (recorded
+        # model list). Status and message for a missing model are guesses.
+        body = self._require_json(rec)
+        if body is None:
+            return
+        text, model = body.get("input"), body.get("model")
+        if not isinstance(model, str) or not model:
+            self._send_api_error(422, "Invalid params: model is required")
+        elif model not in fake_v2.AI_CHECK_MODELS:
+            self._send_api_error(404, "No such model")
+        elif not isinstance(text, str):
+            self._send_api_error(422, "Invalid params: input must be a string")
+        else:
+            self._send_json(200, fake_v2.ai_check(text))
 
     def _require_json(self, rec: RecordedRequest) -> Optional[dict[str, Any]]:
         if not isinstance(rec.json, dict):
@@ -1374,19 +1453,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_api_error(404, "Not found")
 
     # -- chat (§5, §6)
-    def _chat(self, rec: RecordedRequest) -> None:
+    def _chat(self, rec: RecordedRequest, v2: bool = False) -> None:
+        """A v1 chat (§5, §6), or with ``v2`` a v2 one (§7, fake_v2): checks, quota, faults, answer."""
         fake, st, s = self.fake, self.fake.state, self.fake.settings
         body = self._require_json(rec)
         if body is None:
             return
         rec.stream = bool(body.get("stream"))
+        if v2:
+            problem = fake_v2.check_request(body, fake.known_model)
+            if problem is not None:
+                self._send_api_error(*problem)
+                return
         model = body.get("model")
         bench_spec = None
         if isinstance(model, str) and model.startswith("bench:"):
             bench_spec = model[len("bench:"):]
         bench_spec = bench_spec or rec.header("X-Fake-Bench") or s.bench
         try:
-            bench = _parse_bench(bench_spec)
+            bench = None if v2 else _parse_bench(bench_spec)
         except ValueError as e:
             self._send_api_error(422, f"Invalid params: {e}")
             return
@@ -1408,7 +1493,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         start = time.monotonic()
         try:
-            fault = st._pop_fault("/chat/completions")
+            fault = st._pop_fault(V2_CHAT_PATH if v2 else "/chat/completions")
             if self._apply_fault(fault, rec):
                 return
             if bench is not None:
@@ -1417,6 +1502,14 @@ class _Handler(BaseHTTPRequestHandler):
             delay = float(fault.get("first_byte_delay", s.first_byte_delay)) if fault else s.first_byte_delay
             if delay:
                 self._wait(delay)
+            if fault is not None and fault.kind == "error_event" and not (v2 and rec.stream):
+                # Only a v2 stream has an error event; anything else fails before the reply (§8.1).
+                status = int(fault.get("status_code", 500))
+                self._send_api_error(status, str(fault.get("message") or self.responses.get(status, ("Error",))[0]))
+                return
+            if v2:
+                self._chat_v2(rec, body, fault)
+                return
             plan = self._plan(body, fault)
             rec.reply = "".join(plan["chunks"])
             rec.usage = plan["usage"]
@@ -1433,11 +1526,15 @@ class _Handler(BaseHTTPRequestHandler):
         messages = body["messages"]
         model = body["model"].split(":", 1)[0] + ":" + s.model_version
         prompt_tokens = sum(_tokens(m.get("content") if isinstance(m.get("content"), str) else "") for m in messages) + 1
-        plan: dict[str, Any] = {"model": model, "created": int(time.time()), "function_call": None}
+        created = s.created_at if s.created_at is not None else int(time.time())
+        plan: dict[str, Any] = {"model": model, "created": created, "function_call": None}
 
         functions = body.get("functions")
         fc = body.get("function_call")
-        if isinstance(functions, list) and functions and (fc == "auto" or isinstance(fc, dict)):
+        blacklist = fault is not None and fault.kind == "blacklist"
+        # With "auto", a turn that brings a function's result gets a text answer, as from the real model.
+        answered = fc == "auto" and isinstance(messages[-1], dict) and messages[-1].get("role") == "function"
+        if isinstance(functions, list) and functions and (fc == "auto" or isinstance(fc, dict)) and not blacklist and not answered:
             name = fc.get("name") if isinstance(fc, dict) else functions[0].get("name")
             spec = next((f for f in functions if isinstance(f, dict) and f.get("name") == name), None)
             if spec is None:
@@ -1453,7 +1550,7 @@ class _Handler(BaseHTTPRequestHandler):
             plan["chunks"] = [""]
             completion = 1 + len(_dumps(arguments)) // 4
         else:
-            reply = fault.get("reply") if fault else None
+            reply = fault.get("reply", fake_v2.BLACKLIST_TEXT if blacklist else None) if fault else None
             pieces = fault.get("reply_chunks") if fault else None
             if pieces is not None:
                 text = "".join(pieces)
@@ -1465,13 +1562,46 @@ class _Handler(BaseHTTPRequestHandler):
                 pieces = fake.reply_chunks(text)
             plan["chunks"] = list(pieces)
             plan["text"] = text
-            plan["finish_reason"] = (fault.get("finish_reason") if fault else None) or "stop"
+            plan["finish_reason"] = (fault.get("finish_reason") if fault else None) or ("blacklist" if blacklist else "stop")
             completion = max(1, _tokens(text))
         plan["usage"] = {
             "prompt_tokens": prompt_tokens, "completion_tokens": completion,
             "total_tokens": prompt_tokens + completion, "precached_prompt_tokens": 0,
         }
         return plan
+
+    def _chat_v2(self, rec: RecordedRequest, body: dict[str, Any], fault: Optional[Fault]) -> None:
+        """Answer a checked v2 chat: the JSON body (recorded), or named SSE events (recorded, and
+        fake_v2 for what was not). Generated images are stored so GET /files/{id}/content finds them."""
+        fake, s = self.fake, self.fake.settings
+        created = s.created_at if s.created_at is not None else int(time.time())
+        plan = fake_v2.plan(
+            body, reply=s.reply, reply_prefix=s.reply_prefix, chunks=s.chunks, model_version=s.model_version,
+            created_at=created, fault=fault,
+        )
+        for f in plan.files:
+            data = fake_v2.fake_jpeg(f["id"], s.image_bytes)
+            meta = {"id": f["id"], "object": "file", "bytes": len(data), "created_at": created,
+                    "filename": f"{f['id']}.jpg", "purpose": "general", "access_policy": "private"}  # guess
+            with fake.state.lock:
+                fake.state.files[f["id"]] = {"meta": meta, "data": data, "mime": f["mime"]}
+        response = fake_v2.response(plan)
+        rec.v2_response = response
+        rec.reply = plan.text
+        rec.usage = plan.usage
+        kind = fault.kind if fault else None
+        evs = fake_v2.events(plan, fault_kind=kind, error_after=fault.get("chunks") if fault else None)
+        rec.v2_events = [(e.name, e.data) for e in evs]
+        if not rec.stream:
+            # recorded: success bodies of the v2 endpoint say "application/json; charset=utf-8"
+            self._send_reply_json(rec, _dumps(response), fault, "application/json; charset=utf-8",
+                                  b'{"messages":[{"role":"assistant","content":[{"text":"')
+            return
+        flags, eol, prefix = self._sse_framing(fault)
+        frames = [(e.frame(eol, space="nospace" not in flags), e.text) for e in evs]
+        malformed = (b"event: " + fake_v2.EVENT_DELTA.encode() + eol + prefix
+                     + b'{"messages":[{"role":"assistant","content":[{"text":"broken' + eol + eol)
+        self._send_frames(rec, frames, b"", fault, flags, eol, prefix, malformed)
 
     def _json_chat(self, rec: RecordedRequest, plan: dict[str, Any], fault: Optional[Fault]) -> None:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(plan["chunks"])}
@@ -1482,25 +1612,30 @@ class _Handler(BaseHTTPRequestHandler):
             "choices": [{"index": 0, "finish_reason": plan["finish_reason"], "message": message}],
             "created": plan["created"], "model": plan["model"], "object": "chat.completion", "usage": plan["usage"],
         })
+        self._send_reply_json(rec, body, fault, "application/json",
+                              b'{"choices":[{"index":0,"message":{"role":"assistant","content":"')
+
+    def _send_reply_json(self, rec: RecordedRequest, body: bytes, fault: Optional[Fault], ctype: str, endless_head: bytes) -> None:
+        """A non-stream chat answer, with a mid-body fault applied if there is one."""
         kind = fault.kind if fault else None
         if kind not in _STREAM_FAULTS:
-            self._send_bytes(200, body, "application/json")
+            self._send_bytes(200, body, ctype)
             return
         if kind == "endless_data":
             # A JSON body whose content string never closes, sent chunked (no length to stop at).
-            self._start_chunked(200, "application/json")
-            self._chunk(b'{"choices":[{"index":0,"message":{"role":"assistant","content":"')
+            self._start_chunked(200, ctype)
+            self._chunk(endless_head)
             self._endless(_Endless(b"x" * ENDLESS_LINE, int(float(fault.get("mib", 64)) * 1024 * 1024)))  # type: ignore[union-attr]
             self._end_chunks()
             return
         # Mid-body faults on a plain JSON answer: headers and half the body, then the fault.
         half = len(body) // 2
         if kind == "malformed":
-            self._send_bytes(200, body[:half], "application/json")
+            self._send_bytes(200, body[:half], ctype)
             return
         rec.status = 200
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self._common_headers()
         self._end_headers()
@@ -1535,13 +1670,25 @@ class _Handler(BaseHTTPRequestHandler):
         events.append((final, ""))
         return events
 
+    def _sse_framing(self, fault: Optional[Fault]) -> tuple[frozenset[str], bytes, bytes]:
+        """(flags, line end, data prefix) of a stream: the fault's ``sse`` modifier, else settings.sse."""
+        flags = _sse_flags(fault.get("sse") if fault and "sse" in fault.params else self.fake.settings.sse)
+        return flags, (b"\r\n" if "crlf" in flags else b"\n"), (b"data:" if "nospace" in flags else b"data: ")
+
     def _stream(self, rec: RecordedRequest, plan: dict[str, Any], fault: Optional[Fault]) -> None:
+        flags, eol, prefix = self._sse_framing(fault)
+        frames = [(prefix + _dumps(obj) + eol + eol, content) for obj, content in self._events(plan)]
+        malformed = prefix + b'{"choices":[{"delta":{"content":"broken' + eol + eol
+        self._send_frames(rec, frames, prefix + b"[DONE]" + eol + eol, fault, flags, eol, prefix, malformed)
+
+    def _send_frames(
+        self, rec: RecordedRequest, events: list[tuple[bytes, str]], terminator: bytes, fault: Optional[Fault],
+        flags: frozenset[str], eol: bytes, prefix: bytes, malformed: bytes,
+    ) -> None:
+        """Write an SSE body: each (frame bytes, content it carries), then ``terminator``, with any
+        mid-stream fault applied after ``chunks`` frames (see FAULT_KINDS)."""
         s = self.fake.settings
-        flags = _sse_flags(fault.get("sse") if fault and "sse" in fault.params else s.sse)
         interval = float(fault.get("interval", s.chunk_interval)) if fault else s.chunk_interval
-        eol = b"\r\n" if "crlf" in flags else b"\n"
-        prefix = b"data:" if "nospace" in flags else b"data: "
-        events = self._events(plan)
         kind = fault.kind if fault and fault.kind in _STREAM_FAULTS else None
         default_k = len(events) - 1 if kind == "truncate" else 1
         k = int(fault.get("chunks", default_k)) if kind else -1
@@ -1563,20 +1710,20 @@ class _Handler(BaseHTTPRequestHandler):
 
         if "leading_blank" in flags:
             data(eol)
-        for i, (obj, content) in enumerate(events):
+        for i, (frame, content) in enumerate(events):
             if i == k and kind is not None:
-                if self._stream_fault_ops(kind, fault, ops, data, prefix, eol):  # type: ignore[arg-type]
+                if self._stream_fault_ops(kind, fault, ops, data, prefix, eol, malformed):  # type: ignore[arg-type]
                     break
-            data(prefix + _dumps(obj) + eol + eol, content)
+            data(frame, content)
             if interval and i < len(events) - 1:
                 ops.append(_Wait(interval))
         else:
             if kind is not None and k >= len(events):
-                if not self._stream_fault_ops(kind, fault, ops, data, prefix, eol):  # type: ignore[arg-type]
-                    data(prefix + b"[DONE]" + eol + eol)
+                if not self._stream_fault_ops(kind, fault, ops, data, prefix, eol, malformed):  # type: ignore[arg-type]
+                    data(terminator)
                     ops.append(_End())
             else:
-                data(prefix + b"[DONE]" + eol + eol)
+                data(terminator)
                 ops.append(_End())
         if "split" in flags:
             ops = self._split(ops)
@@ -1601,7 +1748,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._end_chunks()
 
     @staticmethod
-    def _stream_fault_ops(kind: str, fault: Fault, ops: list[Any], data: Callable[..., None], prefix: bytes, eol: bytes) -> bool:
+    def _stream_fault_ops(kind: str, fault: Fault, ops: list[Any], data: Callable[..., None], prefix: bytes, eol: bytes,
+                          malformed: bytes) -> bool:
         """Append the operations of a mid-stream fault; True if the stream ends there."""
         if kind == "reset_after":
             # A pause first, so the client has read what was sent: a RST that arrives together with
@@ -1616,7 +1764,7 @@ class _Handler(BaseHTTPRequestHandler):
             ops.append(_Wait(float(fault.get("seconds", 5))))
             return False
         if kind == "malformed":
-            data(prefix + b'{"choices":[{"delta":{"content":"broken' + eol + eol)
+            data(malformed)
             return False
         if kind == "endless_data":
             ops.append(_Endless(prefix + b"x" * ENDLESS_LINE + eol, int(float(fault.get("mib", 64)) * 1024 * 1024)))

@@ -145,6 +145,7 @@ class ChatOutcome:
     final: dict[str, Any]
     elapsed: float = 0.0
     first_delta_at: Optional[float] = None  # seconds after sending, when the first delta arrived
+    queued: list[dict[str, Any]] = field(default_factory=list)  # request.queued acknowledgements
 
     def __iter__(self):  # allows `notifications, final = outcome`
         return iter((self.notifications, self.final))
@@ -306,6 +307,7 @@ class RpcConnection:
         start = time.monotonic()
         deadline = start + timeout
         notifications: list[dict[str, Any]] = []
+        queued: list[dict[str, Any]] = []
         first_delta = None
         kept: list[dict[str, Any]] = []
         # Look at what was set aside earlier first, in order.
@@ -331,8 +333,10 @@ class RpcConnection:
                     if same_id(msg["id"], id):
                         self._pending = kept + backlog + self._pending
                         kept, backlog = [], []
-                        return ChatOutcome(notifications, msg, time.monotonic() - start, first_delta)
+                        return ChatOutcome(notifications, msg, time.monotonic() - start, first_delta, queued)
                     kept.append(msg)
+                elif msg.get("method") == "request.queued" and same_id(msg["params"].get("id"), id):
+                    queued.append(msg)  # the daemon saying it is alive while the request waits its turn
                 elif isinstance(msg.get("params"), dict) and same_id(msg["params"].get("id"), id):
                     if first_delta is None:
                         first_delta = time.monotonic() - start

@@ -85,6 +85,11 @@ class _StreamReader(threading.Thread):
             sock.close()
 
     def _take(self, msg: dict[str, Any]) -> None:
+        if msg.get("method") == "request.queued":
+            k = msg["params"]["id"]
+            if k not in self.deltas or k in self.finals:
+                self.problems.append(f"a queued notice for an id not waiting here: {msg}")
+            return
         if msg.get("method") == "chat.delta":
             k = msg["params"]["id"]
             if k not in self.deltas:

@@ -734,7 +734,7 @@ def test_unit_files_say_what_issue_3_asks() -> None:
         return out
 
     s, k = settings(service), settings(socket_unit)
-    assert k["ListenStream"] == ["%t/gigachat/gigachatd.sock"]
+    assert k["ListenStream"] == ["%t/gigachat/gigachatd.sock", "%t/gigachat/openai.sock"]
     assert k["SocketMode"] == ["0600"] and k["DirectoryMode"] == ["0700"]
     assert "RemoveOnStop" not in k or k["RemoveOnStop"] == ["no"]
     assert s["Type"] == ["notify"] and s["ExecStart"][0].startswith("@BINDIR@/gigachatd")

@@ -12,7 +12,8 @@ import Testing
     @Test func usesTheSDKDefaults() throws {
         let configuration = try Configuration.load(Configuration.Sources(environment: ["XDG_RUNTIME_DIR": "/run/user/1"]))
         #expect(configuration.authURL == "https://ngw.devices.sberbank.ru:9443/api/v2/oauth")
-        #expect(configuration.baseURL == "https://gigachat.devices.sberbank.ru/api/v1")
+        #expect(configuration.baseURL == "https://api.giga.chat/v1")
+        #expect(configuration.v2ChatURL == "https://api.giga.chat/v2/chat/completions")
         #expect(configuration.scope == "GIGACHAT_API_PERS")
         #expect(configuration.effectiveMaxConnections == 1)
         #expect(configuration.timeoutSeconds == 30)
@@ -59,24 +60,42 @@ import Testing
         #expect(try Configuration.load(sources).credentials?.exposedValue == "from-credentials")
     }
 
+    /// Each bad value is refused by its own rule, with a message that names the key.
     @Test(arguments: [
-        ["GIGACHAT_VERIFY_SSL_CERTS": "false"],
-        ["GIGACHAT_TIMEOUT": "soon"],
-        ["GIGACHAT_MAX_CONNECTIONS": "0"],
-        ["GIGACHAT_BASE_URL": "ftp://example"],
-        ["GIGACHAT_CERT_FILE": "/c.pem"],
-        ["GIGACHAT_FLAGS": "not json"],
+        (["GIGACHAT_VERIFY_SSL_CERTS": "false"], "GIGACHAT_VERIFY_SSL_CERTS=false is not supported"),
+        (["GIGACHAT_TIMEOUT": "soon"], "GIGACHAT_TIMEOUT must be a number from 0.001 to 3600"),
+        (["GIGACHAT_TIMEOUT": "2e6"], "GIGACHAT_TIMEOUT must be a number from 0.001 to 3600"),
+        (["GIGACHATD_DRAIN_TIMEOUT": "1e16"], "GIGACHATD_DRAIN_TIMEOUT must be a number from 0 to 3600"),
+        (["GIGACHATD_MAX_RETRY_AFTER": "inf"], "GIGACHATD_MAX_RETRY_AFTER must be a number from 0 to 3600"),
+        (["GIGACHAT_MAX_CONNECTIONS": "0"], "GIGACHAT_MAX_CONNECTIONS must be a whole number from 1 to 100"),
+        (["GIGACHATD_MAX_REQUESTS": "-1"], "GIGACHATD_MAX_REQUESTS must be a whole number from 1 to 1000000"),
+        (["GIGACHAT_BASE_URL": "ftp://example"], "GIGACHAT_BASE_URL must be an http(s) URL"),
+        (["GIGACHAT_CERT_FILE": "/c.pem"], "GIGACHAT_CERT_FILE and GIGACHAT_KEY_FILE must be set together"),
+        (["GIGACHAT_FLAGS": "not json"], "GIGACHAT_FLAGS must be a JSON list of strings"),
+        (["GIGACHAT_SCOPE": "GIGACHAT_API_OOPS"], "GIGACHAT_SCOPE must be one of"),
     ])
-    func refusesBadValues(_ environment: [String: String]) {
-        #expect(throws: ConfigurationError.self) { try Configuration.load(Configuration.Sources(environment: environment)) }
+    func refusesBadValues(_ environment: [String: String], _ rule: String) {
+        let error = #expect(throws: ConfigurationError.self) { try Configuration.load(Configuration.Sources(environment: environment)) }
+        #expect(error?.message.hasPrefix(rule) == true, "\(error?.message ?? "no error")")
     }
 
-    @Test func errorBodiesBecomeOneCleanLine() {
-        #expect(ErrorBody.message(status: 404, body: Array(#"{"status":404,"message":"No such model"}"#.utf8)) == "No such model")
-        #expect(ErrorBody.message(status: 400, body: Array(#"{"code":7,"message":"scope from db not fully includes consumed scope"}"#.utf8))
-            == "scope from db not fully includes consumed scope (code 7)")
-        let html = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>SynGX</center></body></html>"
-        #expect(ErrorBody.message(status: 502, body: Array(html.utf8)) == "502 Bad Gateway")
-        #expect(ErrorBody.message(status: 503, body: []) == "Service Unavailable")
+    @Test func everyRangeEndIsAccepted() throws {
+        let edges: [String: String] = [
+            "GIGACHAT_TIMEOUT": "3600", "GIGACHATD_DRAIN_TIMEOUT": "0", "GIGACHATD_MAX_RETRY_AFTER": "3600",
+            "GIGACHATD_CLIENT_STALL_TIMEOUT": "1", "GIGACHATD_REQUEST_TIMEOUT": "86400", "GIGACHAT_MAX_RETRIES": "10",
+            "GIGACHATD_MAX_PENDING_BYTES": "1048576",
+        ]
+        let configuration = try Configuration.load(Configuration.Sources(environment: edges))
+        #expect(configuration.timeoutSeconds == 3600)
+        #expect(configuration.requestTimeoutSeconds == 86400)
+        #expect(configuration.maxPendingBytes == 1 << 20)
+    }
+
+    @Test func aReloadKeepsTheTokenUnlessWhatFetchesItChanged() throws {
+        let first = try Configuration.load(Configuration.Sources(environment: ["GIGACHAT_CREDENTIALS": "k1", "GIGACHAT_MODEL": "A"]))
+        let sameKey = try Configuration.load(Configuration.Sources(environment: ["GIGACHAT_CREDENTIALS": "k1", "GIGACHAT_MODEL": "B"]))
+        let newKey = try Configuration.load(Configuration.Sources(environment: ["GIGACHAT_CREDENTIALS": "k2", "GIGACHAT_MODEL": "A"]))
+        #expect(first.tokenSource == sameKey.tokenSource)
+        #expect(first.tokenSource != newKey.tokenSource)
     }
 }

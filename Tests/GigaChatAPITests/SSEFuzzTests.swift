@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import GigaChatAPI
 
 /// Bounded, seeded fuzzing of the SSE parser and the chat stream accumulator: random framing (LF, CRLF,
@@ -7,17 +8,6 @@ import Testing
 /// stream must decode to the same events however it is cut.
 @Suite struct SSEFuzzTests {
     static let iterations = Int(ProcessInfo.processInfo.environment["FUZZ_ITERATIONS"] ?? "") ?? 3_000
-
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static func parse(_ pieces: [ArraySlice<UInt8>]) throws -> [SSEEvent] {
         var parser = SSEParser()
@@ -27,7 +17,7 @@ import Testing
     }
 
     @Test func validStreamsDecodeTheSameHoweverTheyAreCut() throws {
-        var rng = Generator(state: 7)
+        var rng = SplitMix64(seed: 7)
         let words = ["Привет", "мир", "a: b", "😀", "{\"x\":1}", "", "data", ":"]
         for _ in 0..<Self.iterations {
             let newline = ["\n", "\r\n", "\r"].randomElement(using: &rng) ?? "\n"
@@ -56,7 +46,7 @@ import Testing
     }
 
     @Test func garbageNeverCrashesTheParserOrTheAccumulator() {
-        var rng = Generator(state: 11)
+        var rng = SplitMix64(seed: 11)
         let alphabet: [UInt8] = Array("data: {}[]\",:\n\r[DONE]choices delta content finish_reason".utf8) + [0x00, 0xD0, 0x9F, 0xFF]
         for _ in 0..<Self.iterations {
             let bytes = (0..<Int.random(in: 0...200, using: &rng)).map { _ in alphabet.randomElement(using: &rng) ?? 0 }

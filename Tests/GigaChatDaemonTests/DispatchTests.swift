@@ -9,10 +9,24 @@ import Testing
             "messages": [["role": "user", "content": "hi"]],
             "temperature": 0.5, "session_id": "s", "functions": [["name": "f"]],
         ]
-        let body = try ChatMethod.validatedBody(Params(good))
+        let body = try ChatMethod.validatedBody(Params(good), contract: .v1)
         #expect(body["session_id"] == nil)
         #expect(body["functions"] != nil)
-        #expect(body["temperature"] == .double(0.5))
+        #expect(body["temperature"] == JSONValue.double(0.5))
+    }
+
+    @Test func v2ChatParamsTakeContentPartsOrAPlainString() throws {
+        let params: JSONObject = [
+            "messages": [["role": "user", "content": "hi"], ["role": "user", "content": [["text": "there"]]]],
+            "deadline_ms": 500, "conversation": "c",
+        ]
+        let body = try ChatMethod.validatedBody(Params(params), contract: .v2)
+        #expect(body["messages"] == [["role": "user", "content": [["text": "hi"]]], ["role": "user", "content": [["text": "there"]]]])
+        #expect(body["deadline_ms"] == nil && body["conversation"] == nil)
+        let error = #expect(throws: RPCError.self) {
+            try ChatMethod.validatedBody(Params(["messages": [["role": "user", "content": 5]]]), contract: .v2)
+        }
+        #expect(error?.code == .invalidParams)
     }
 
     @Test(arguments: [
@@ -26,7 +40,7 @@ import Testing
         ["messages": [["role": "user", "content": "x"]], "stream": "yes"],
     ])
     func badChatParamsAreInvalidParams(_ params: JSONObject) {
-        let error = #expect(throws: RPCError.self) { try ChatMethod.validatedBody(Params(params)) }
+        let error = #expect(throws: RPCError.self) { try ChatMethod.validatedBody(Params(params), contract: .v1) }
         #expect(error?.code == .invalidParams)
     }
 
@@ -41,8 +55,8 @@ import Testing
         #expect(APIError(.cancelled, "x").rpcError.code.rawValue == -32800)
     }
 
-    @Test func idsCannotEscapeTheirPathSegment() {
-        #expect(Dispatcher.pathComponent("../balance") == "..%2Fbalance")
-        #expect(Dispatcher.pathComponent("GigaChat-Pro") == "GigaChat-Pro")
+    @Test func paymentAndStopEventsHaveCodesOfTheirOwn() {
+        #expect(APIError(.paymentRequired, "x", status: 402).rpcError.code.rawValue == -32013)
+        #expect(APIError(.modelUnavailable, "x", status: 423).rpcError.code.rawValue == -32014)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import GigaChatProtocol
 
 /// Bounded, seeded fuzzing of everything that reads bytes from a client: the JSON parser, request

@@ -38,7 +38,10 @@ public actor TokenManager {
     /// - Parameters:
     ///   - preissued: a token to use until the API rejects it (GIGACHAT_ACCESS_TOKEN).
     ///   - fetch: how to get a new token; nil when there is nothing to refresh with.
-    public init(preissued: AccessToken?, fetch: Fetch?, bufferMilliseconds: Int64, logger: Logger) {
+    ///   - refreshes: fetches made before (by the manager this one replaces on reload), so the count
+    ///     `status` shows covers the daemon's whole run.
+    public init(preissued: AccessToken?, fetch: Fetch?, bufferMilliseconds: Int64, logger: Logger, refreshes: Int = 0) {
+        self.refreshes = refreshes
         self.current = preissued
         self.fetch = fetch
         self.bufferMilliseconds = bufferMilliseconds

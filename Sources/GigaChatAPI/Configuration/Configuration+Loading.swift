@@ -51,6 +51,7 @@ extension Configuration {
     public static func load(_ sources: Sources) throws(ConfigurationError) -> Configuration {
         var values: [Key: String] = [:]
         var configFile: String?
+        var credentialsFile: String?
 
         let explicitPath = sources.configPath
         if let path = explicitPath ?? defaultConfigPath(environment: sources.environment) {
@@ -63,6 +64,7 @@ extension Configuration {
                     throw ConfigurationError("cannot read config file \(path): \(error.localizedDescription)")
                 }
                 for (key, value) in try EnvironmentFile.parse(text, path: path) {
+                    if key == credentialsFileVariable { credentialsFile = value }
                     guard let known = Key(rawValue: key) else { continue }
                     values[known] = value
                 }
@@ -87,6 +89,12 @@ extension Configuration {
                 values[key] = text.trimmingCharacters(in: .whitespacesAndNewlines)
             }
         }
+        // LoadCredential= copies the key once, when the service starts, so the copy above never changes
+        // on reload. The unit names the file the copy came from; reading that file on every load is what
+        // lets `systemctl reload` switch to a replaced key.
+        if let path = sources.environment[credentialsFileVariable] ?? credentialsFile, !path.isEmpty {
+            values[.credentials] = try readCredentialsFile(path, allowInsecure: sources.allowInsecurePermissions)
+        }
         for (key, value) in sources.flags { values[key] = value }
 
         var socketFlag = sources.socketFlag
@@ -98,6 +106,25 @@ extension Configuration {
         configuration.configFile = configFile
         try configuration.apply(values)
         return configuration
+    }
+
+    /// The variable that names a file holding the authorization key (and nothing else), read at start and
+    /// on every reload. It outranks the environment and $CREDENTIALS_DIRECTORY; only a flag beats it.
+    public static let credentialsFileVariable = "GIGACHATD_CREDENTIALS_FILE"
+
+    /// The key in `path`, trimmed; the file must be private like every other file that holds a secret.
+    static func readCredentialsFile(_ path: String, allowInsecure: Bool) throws(ConfigurationError) -> String {
+        guard path.hasPrefix("/") else {
+            throw ConfigurationError("\(credentialsFileVariable) must be an absolute path, got \"\(path)\"")
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ConfigurationError("credentials file \(path) (\(credentialsFileVariable)) does not exist")
+        }
+        try checkPrivate(path, allowInsecure: allowInsecure)
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError("cannot read credentials file \(path)")
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Refuses a file that group or others may read: it holds secrets.
@@ -156,7 +183,13 @@ extension Configuration {
         }
 
         credentials = nonEmpty(.credentials).map(Secret.init)
-        if let value = nonEmpty(.scope) { scope = value }
+        if let value = nonEmpty(.scope) {
+            // A wrong scope fails every OAuth call the same way; refusing it at start says so once.
+            guard Self.scopes.contains(value) else {
+                throw ConfigurationError("GIGACHAT_SCOPE must be one of \(Self.scopes.joined(separator: ", ")), got \"\(value)\"")
+            }
+            scope = value
+        }
         if let value = try url(.authURL) { authURL = value }
         if let value = try url(.baseURL) { baseURL = value }
         accessToken = nonEmpty(.accessToken).map(Secret.init)

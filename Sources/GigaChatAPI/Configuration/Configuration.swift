@@ -11,9 +11,14 @@ public struct Configuration: Sendable {
     // MARK: Defaults (the real API)
 
     public static let defaultAuthURL = "https://ngw.devices.sberbank.ru:9443/api/v2/oauth"
-    public static let defaultBaseURL = "https://gigachat.devices.sberbank.ru/api/v1"
+    /// The official SDK's default since 0.2.3; the v2 chat URL is derived from it (see `v2ChatURL`).
+    public static let defaultBaseURL = "https://api.giga.chat/v1"
+    /// The older host, which still serves password auth (`/token`); the new one does not.
+    public static let legacyBaseURL = "https://gigachat.devices.sberbank.ru/api/v1"
     public static let personalScope = "GIGACHAT_API_PERS"
     public static let defaultScope = personalScope
+    /// The scopes an authorization key can belong to.
+    public static let scopes = [personalScope, "GIGACHAT_API_B2B", "GIGACHAT_API_CORP"]
     public static let defaultModel = "GigaChat"
     public static let defaultTimeoutSeconds = 30.0
     public static let defaultTokenExpiryBufferMilliseconds: Int64 = 60_000
@@ -186,7 +191,22 @@ public struct Configuration: Sendable {
     }
 
     /// The password-auth endpoint, which lives on the API host.
-    public var passwordTokenURL: String { url(path: "/token") }
+    public var passwordTokenURL: String { url(path: APIPath.token) }
+
+    /// The v2 chat URL, derived as the SDK derives it: the base path's trailing `/vN` becomes
+    /// `/v2/chat/completions` on the same origin (`…/api/v1` → `…/api/v2/chat/completions`,
+    /// `…/v1` → `…/v2/chat/completions`).
+    public var v2ChatURL: String {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        if let slash = base.lastIndex(of: "/") {
+            let last = base[base.index(after: slash)...]
+            if last.count > 1, last.first == "v", last.dropFirst().allSatisfy(\.isNumber) {
+                return base[..<slash] + "/v2/chat/completions"
+            }
+        }
+        return base + "/v2/chat/completions"
+    }
 
     /// The URL of an API path relative to the v1 base (`/chat/completions`).
     public func url(path: String) -> String {
@@ -194,9 +214,4 @@ public struct Configuration: Sendable {
         while base.hasSuffix("/") { base.removeLast() }
         return base + (path.hasPrefix("/") ? path : "/" + path)
     }
-}
-
-/// The daemon's version, reported by `status` and sent in User-Agent.
-public enum GigaChatDVersion {
-    public static let current = "0.1.0"
 }

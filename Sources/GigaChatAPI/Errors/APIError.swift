@@ -24,6 +24,10 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         case notConfigured
         /// The request was cancelled by its client.
         case cancelled
+        /// HTTP 402: no tokens left for this model on this key.
+        case paymentRequired
+        /// A stop event: the model is switched off for now (423, or 403 "temporarily unavailable").
+        case modelUnavailable
     }
 
     public var kind: Kind

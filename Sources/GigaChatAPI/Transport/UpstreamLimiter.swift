@@ -8,6 +8,9 @@
 public actor UpstreamLimiter {
     /// Who a request belongs to, for fair sharing; requests that set none share owner 0.
     @TaskLocal public static var owner: UInt64 = 0
+    /// Told how many requests are ahead when a request has to wait for a slot, so its client knows it is
+    /// queued rather than stuck.
+    @TaskLocal public static var onQueued: (@Sendable (Int) async -> Void)?
 
     private struct Waiter {
         let id: UInt64
@@ -38,6 +41,9 @@ public actor UpstreamLimiter {
     public nonisolated func withPermit<T>(
         _ operation: () async throws -> T
     ) async throws -> T {
+        if let onQueued = Self.onQueued, let ahead = await requestsAheadOfANewcomer() {
+            await onQueued(ahead)
+        }
         try await acquire(owner: Self.owner)
         do {
             let result = try await operation()
@@ -47,6 +53,11 @@ public actor UpstreamLimiter {
             await release()
             throw error
         }
+    }
+
+    /// How many requests a request arriving now would wait behind; nil when it would start at once.
+    private func requestsAheadOfANewcomer() -> Int? {
+        inFlight < limit && queued == 0 ? nil : inFlight + queued
     }
 
     private func acquire(owner: UInt64) async throws {

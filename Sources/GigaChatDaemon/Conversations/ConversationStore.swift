@@ -20,8 +20,11 @@ actor ConversationStore {
     /// A stored conversation.
     struct Conversation: Sendable {
         var name: String
+        /// In the neutral form (see `MessageForms`).
         var messages: [JSONValue]
         var updatedAt: String?
+        /// Sent as X-Session-ID with every turn, so the API can reuse its cache of the thread.
+        var sessionID: String?
     }
 
     static func validate(_ name: String) throws(RPCError) {
@@ -68,7 +71,12 @@ actor ConversationStore {
         guard let json = try? JSONValue(parsing: Array(data)), let messages = json["messages"]?.arrayValue else {
             throw RPCError(.localError, "conversation \(name) is damaged (\(path(name))); delete it with conversations.delete")
         }
-        return Conversation(name: name, messages: messages, updatedAt: json["updated_at"]?.stringValue)
+        return Conversation(
+            name: name,
+            messages: messages.map(MessageForms.neutral),
+            updatedAt: json["updated_at"]?.stringValue,
+            sessionID: json["session_id"]?.stringValue
+        )
     }
 
     nonisolated func save(_ conversation: Conversation) throws(RPCError) {
@@ -76,7 +84,8 @@ actor ConversationStore {
         try makeDirectory()
         let document: JSONValue = [
             "name": .string(conversation.name),
-            "updated_at": .string(ISO8601DateFormatter().string(from: Date())),
+            "updated_at": .string(Timestamps.iso8601(Date())),
+            "session_id": conversation.sessionID.map(JSONValue.string) ?? .null,
             "messages": .array(conversation.messages),
         ]
         var bytes: [UInt8] = []

@@ -41,6 +41,10 @@ extension APIError {
             code = .notConfigured
         case .cancelled:
             code = .requestCancelled
+        case .paymentRequired:
+            code = .paymentRequired
+        case .modelUnavailable:
+            code = .modelUnavailable
         }
         return RPCError(code, message, data: data.isEmpty ? nil : .object(data))
     }

@@ -1,12 +1,15 @@
+import Foundation
 import GigaChatAPI
 import GigaChatProtocol
 
-/// `chat`: params are GigaChat's chat body, passed through; streamed replies go out as chat.delta
-/// notifications and end with one result in the non-stream shape.
+/// `chat` (v1) and `chat.create` (v2): params are GigaChat's chat body of that contract, passed through.
+/// Streamed replies go out as notifications (`chat.delta`, `chat.event`) and end with one result in the
+/// contract's non-stream shape.
 struct ChatMethod: Sendable {
     /// Params the daemon consumes itself instead of passing them to the API.
     static let daemonParams: Set<String> = ["session_id", "conversation", "deadline_ms"]
 
+    let contract: ChatContract
     let upstream: UpstreamService
     let conversations: ConversationStore
     let fileIO: FileIO
@@ -21,15 +24,15 @@ struct ChatMethod: Sendable {
         var serialized: GigaChatClient.PreparedChat?
     }
 
-    /// Takes the params out of `params` (so no one else holds the tree) and validates them.
-    private static func prepare(_ params: Params, client: GigaChatClient) throws(RPCError) -> Prepared {
-        let body = try validatedBody(params)
+    /// Validates the params and serializes the body; the parsed tree ends with this call.
+    private static func prepare(_ params: Params, contract: ChatContract, client: GigaChatClient) throws(RPCError) -> Prepared {
+        let body = try validatedBody(params, contract: contract)
         var prepared = Prepared(sessionID: try params.headerValue("session_id"), conversation: try params.string("conversation"))
         if let name = prepared.conversation {
             try ConversationStore.validate(name)
             prepared.body = body
         } else {
-            prepared.serialized = client.prepareChat(body)
+            prepared.serialized = client.prepareChat(body, contract: contract.upstream)
         }
         return prepared
     }
@@ -38,7 +41,7 @@ struct ChatMethod: Sendable {
         let client = await upstream.client
         let prepared: Prepared
         do throws(RPCError) {
-            prepared = try Self.prepare(Params(params.take()), client: client)
+            prepared = try Self.prepare(Params(params.take()), contract: contract, client: client)
             params.markConsumed()
         } catch {
             params.markConsumed()
@@ -50,9 +53,13 @@ struct ChatMethod: Sendable {
         }
         let store = conversations
         let fileIO = fileIO
+        let contract = contract
         return try await store.withLock(name) { () throws(RPCError) -> JSONValue in
             var conversation = try await fileIO.run { () throws(RPCError) in try store.load(name) }
-            let turn = body["messages"]?.arrayValue ?? []
+            // A stable session id per conversation: the API caches the shared prefix of its turns, and
+            // cached input tokens are not billed.
+            if conversation.sessionID == nil { conversation.sessionID = UUID().uuidString.lowercased() }
+            let turn = (body["messages"]?.arrayValue ?? []).map(MessageForms.neutral)
             var history = conversation.messages
             if turn.contains(where: { $0["role"] == "system" }) {
                 history.removeAll { $0["role"] == "system" }
@@ -61,14 +68,14 @@ struct ChatMethod: Sendable {
             let merged = history.filter { $0["role"] == "system" } + turn.filter { $0["role"] == "system" }
                 + history.filter { $0["role"] != "system" } + turn.filter { $0["role"] != "system" }
             var withHistory = body
-            withHistory["messages"] = .array(merged)
-            let result = try await send(client.prepareChat(withHistory), sessionID: prepared.sessionID, client: client, context: context)
-            conversation.messages = merged
-            if let reply = result["choices"]?[0]?["message"]?.objectValue {
-                var stored: JSONObject = ["role": reply["role"] ?? "assistant", "content": reply["content"] ?? ""]
-                for key in ["function_call", "functions_state_id"] { if let value = reply[key] { stored[key] = value } }
-                conversation.messages.append(.object(stored))
-            }
+            withHistory["messages"] = .array(merged.compactMap { contract == .v1 ? MessageForms.v1($0) : MessageForms.v2($0) })
+            let result = try await send(
+                client.prepareChat(withHistory, contract: contract.upstream),
+                sessionID: prepared.sessionID ?? conversation.sessionID,
+                client: client,
+                context: context
+            )
+            conversation.messages = merged + MessageForms.replies(in: result, contract: contract)
             let finished = conversation
             do throws(RPCError) {
                 try await fileIO.run { () throws(RPCError) in try store.save(finished) }
@@ -91,12 +98,19 @@ struct ChatMethod: Sendable {
         let requestID = context.id
         let notify = context.notify
         do {
-            return try await client.chat(body, sessionID: sessionID) { deltas in
-                // A notification request gets no reply lines at all, deltas included.
-                guard let requestID else { return }
-                // All deltas of one upstream read go out in one write: per-line writes cost a syscall and
-                // an event-loop wake-up each.
-                try await notify(deltas.map { .notification(method: RPCMethod.chatDelta, params: Self.deltaParams($0, id: requestID)) })
+            // A notification request gets no reply lines at all, streamed pieces included. All pieces of one
+            // upstream read go out in one write: per-line writes cost a syscall and a wake-up each.
+            switch contract {
+            case .v1:
+                return try await client.chat(body, sessionID: sessionID) { deltas in
+                    guard let requestID else { return }
+                    try await notify(deltas.map { .notification(method: RPCMethod.chatDelta, params: Self.deltaParams($0, id: requestID)) })
+                }
+            case .v2:
+                return try await client.chatV2(body, sessionID: sessionID) { events in
+                    guard let requestID else { return }
+                    try await notify(events.map { .notification(method: RPCMethod.chatEvent, params: Self.eventParams($0, id: requestID)) })
+                }
             }
         } catch {
             throw error.rpcError
@@ -112,29 +126,63 @@ struct ChatMethod: Sendable {
         return params
     }
 
+    static func eventParams(_ event: ChatV2Event, id: RPCID) -> JSONObject {
+        var params: JSONObject = ["id": id.json, "event": .string(event.name), "data": event.data]
+        if let text = event.text { params["text"] = .string(text) }
+        if let reasoning = event.reasoningText { params["reasoning_text"] = .string(reasoning) }
+        return params
+    }
+
     /// Checks what the API would reject with a less helpful message, and strips daemon-only params.
-    static func validatedBody(_ params: Params) throws(RPCError) -> JSONObject {
+    static func validatedBody(_ params: Params, contract: ChatContract) throws(RPCError) -> JSONObject {
         guard let messages = try params.array("messages") else {
             throw Params.invalid("\"messages\" is required: a list of {\"role\", \"content\"} objects")
         }
         guard !messages.isEmpty else { throw Params.invalid("\"messages\" must not be empty") }
+        var normalized: [JSONValue] = []
         for (index, message) in messages.enumerated() {
-            guard case .object(let fields) = message else {
+            guard case .object(var fields) = message else {
                 throw Params.invalid("messages[\(index)] must be an object, got \(message.typeName)")
             }
             guard let role = fields["role"], role.stringValue != nil else {
                 throw Params.invalid("messages[\(index)].role must be a string")
             }
-            if let content = fields["content"], !content.isNull, content.stringValue == nil {
+            switch (contract, fields["content"]) {
+            case (_, nil), (_, .null?), (.v1, .string?), (.v2, .array?):
+                break
+            case (.v2, .string(let text)?):
+                // A plain string is the one text part people mean by it.
+                fields["content"] = [["text": .string(text)]]
+            case (.v1, let content?):
                 throw Params.invalid("messages[\(index)].content must be a string, got \(content.typeName)")
+            case (.v2, let content?):
+                throw Params.invalid("messages[\(index)].content must be a list of parts (or a string), got \(content.typeName)")
             }
+            normalized.append(.object(fields))
         }
         _ = try params.string("model")
         _ = try params.bool("stream")
-        for key in ["temperature", "top_p", "repetition_penalty", "update_interval"] { _ = try params.number(key) }
-        for key in ["max_tokens", "n"] { _ = try params.integer(key) }
+        switch contract {
+        case .v1:
+            for key in ["temperature", "top_p", "repetition_penalty", "update_interval"] { _ = try params.number(key) }
+            for key in ["max_tokens", "n"] { _ = try params.integer(key) }
+        case .v2:
+            if let options = params.object["model_options"], !options.isNull, options.objectValue == nil {
+                throw Params.invalid("\"model_options\" must be an object, got \(options.typeName)")
+            }
+        }
         var body = params.object
         for key in daemonParams { body[key] = nil }
+        body["messages"] = .array(normalized)
         return body
+    }
+}
+
+extension ChatContract {
+    var upstream: APICall.Contract {
+        switch self {
+        case .v1: return .v1
+        case .v2: return .v2Chat
+        }
     }
 }

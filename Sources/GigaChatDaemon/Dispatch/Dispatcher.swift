@@ -39,8 +39,9 @@ struct Dispatcher: Sendable {
     }
 
     private func route(_ method: String, params box: RequestParams, context: RequestContext) async throws(RPCError) -> JSONValue {
-        if method == RPCMethod.chat {
-            return try await ChatMethod(upstream: upstream, conversations: conversations, fileIO: fileIO)(box, context: context)
+        if method == RPCMethod.chat || method == RPCMethod.chatCreate {
+            let contract: ChatContract = method == RPCMethod.chat ? .v1 : .v2
+            return try await ChatMethod(contract: contract, upstream: upstream, conversations: conversations, fileIO: fileIO)(box, context: context)
         }
         let params = Params(box.take())
         box.markConsumed()
@@ -50,29 +51,29 @@ struct Dispatcher: Sendable {
         case RPCMethod.cancel:
             return try await cancel(params, context: context)
         case RPCMethod.models:
-            return try await passthrough(APICall(.get, "/models"))
+            return try await passthrough(APICall(.get, APIPath.models))
         case RPCMethod.modelsGet:
             let id = try params.pathSegment("id")
-            return try await passthrough(APICall(.get, "/models/\(Self.pathComponent(id))"))
+            return try await passthrough(APICall(.get, APIPath.model(id)))
         case RPCMethod.embeddings:
             let input = try params.stringList("input")
-            let model = try params.string("model") ?? "Embeddings"
-            return try await passthrough(APICall(.post, "/embeddings", body: .json(["model": .string(model), "input": .array(input.map(JSONValue.string))])))
+            let model = try params.string("model") ?? APIPath.defaultEmbeddingsModel
+            return try await passthrough(APICall(.post, APIPath.embeddings, body: .json(["model": .string(model), "input": .array(input.map(JSONValue.string))])))
         case RPCMethod.tokensCount:
             let input = try params.stringList("input")
             let defaultModel = await upstream.configuration.model
             let model = try params.string("model") ?? defaultModel
-            return try await passthrough(APICall(.post, "/tokens/count", body: .json(["model": .string(model), "input": .array(input.map(JSONValue.string))])))
+            return try await passthrough(APICall(.post, APIPath.tokensCount, body: .json(["model": .string(model), "input": .array(input.map(JSONValue.string))])))
         case RPCMethod.balance:
-            return try await passthrough(APICall(.get, "/balance"))
+            return try await passthrough(APICall(.get, APIPath.balance))
         case RPCMethod.filesList:
-            return try await passthrough(APICall(.get, "/files"))
+            return try await passthrough(APICall(.get, APIPath.files))
         case RPCMethod.filesGet:
             let id = try params.pathSegment("id")
-            return try await passthrough(APICall(.get, "/files/\(Self.pathComponent(id))"))
+            return try await passthrough(APICall(.get, APIPath.file(id)))
         case RPCMethod.filesDelete:
             let id = try params.pathSegment("id")
-            return try await passthrough(APICall(.post, "/files/\(Self.pathComponent(id))/delete"))
+            return try await passthrough(APICall(.post, APIPath.fileDelete(id)))
         case RPCMethod.conversationsList:
             let store = conversations
             let all = try await fileIO.run { () throws(RPCError) in try store.list() }
@@ -87,7 +88,14 @@ struct Dispatcher: Sendable {
                 try store.exists(name) ? try store.load(name) : nil
             }
             guard let conversation else { throw RPCError(.localError, "no conversation named \(name)") }
-            return ["name": .string(name), "messages": .array(conversation.messages),
+            // v1's shape (text in a string) unless asked for v2's (content parts), which keeps everything.
+            let messages: [JSONValue]
+            switch try params.string("form") ?? "v1" {
+            case "v1": messages = conversation.messages.compactMap(MessageForms.v1)
+            case "v2": messages = conversation.messages
+            default: throw Params.invalid("\"form\" must be \"v1\" or \"v2\"")
+            }
+            return ["name": .string(name), "messages": .array(messages),
                     "updated_at": conversation.updatedAt.map(JSONValue.string) ?? .null]
         case RPCMethod.conversationsDelete:
             let name = try params.requiredString("name")
@@ -98,6 +106,18 @@ struct Dispatcher: Sendable {
             }
             guard deleted else { throw RPCError(.localError, "no conversation named \(name)") }
             return ["name": .string(name), "deleted": true]
+        case RPCMethod.filesContent:
+            return try await FilesContentMethod(upstream: upstream, fileIO: fileIO)(params)
+        case RPCMethod.aiCheck:
+            guard let input = try params.string("input"), !input.isEmpty else { throw Params.invalid("\"input\" is required: the text to check") }
+            let model = try params.string("model") ?? APIPath.defaultAICheckModel
+            return try await passthrough(APICall(.post, APIPath.aiCheck, body: .json(["input": .string(input), "model": .string(model)])))
+        case RPCMethod.functionsConvert:
+            guard let openapi = try params.string("openapi"), !openapi.isEmpty else {
+                throw Params.invalid("\"openapi\" is required: the OpenAPI document as text")
+            }
+            // The body is the document as it is (JSON or YAML); the content type is a guess, none was recorded.
+            return try await passthrough(APICall(.post, APIPath.functionsConvert, body: .bytes(Array(openapi.utf8), contentType: "text/plain; charset=utf-8")))
         case RPCMethod.filesUpload:
             return try await FilesUploadMethod(upstream: upstream, fileIO: fileIO, policy: uploads)(params, context: context)
         default:
@@ -120,20 +140,5 @@ struct Dispatcher: Sendable {
         }
         let found = await context.connection.cancel(id)
         return ["cancelled": .bool(found)]
-    }
-
-    /// Ids come from users; keep them from escaping their path segment.
-    static func pathComponent(_ value: String) -> String {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:".utf8)
-        var output = ""
-        for byte in value.utf8 {
-            if allowed.contains(byte) {
-                output.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                let hex = Array("0123456789ABCDEF")
-                output += "%\(hex[Int(byte >> 4)])\(hex[Int(byte & 0xF)])"
-            }
-        }
-        return output
     }
 }

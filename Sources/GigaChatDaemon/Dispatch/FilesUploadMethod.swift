@@ -30,7 +30,7 @@ struct FilesUploadMethod: Sendable {
         ]
         let client = await upstream.client
         do {
-            return try await client.send(APICall(.post, "/files", body: .multipart(parts)))
+            return try await client.send(APICall(.post, APIPath.files, body: .multipart(parts)))
         } catch {
             if file.shrank { throw RPCError(.localError, "cannot upload \(path): the file shrank while it was being sent") }
             throw error.rpcError

@@ -22,7 +22,7 @@ struct StatusMethod: Sendable {
         case nil: token["valid_until"] = .null
         case 0?: token["valid_until"] = "unknown (pre-issued token)"
         case let milliseconds?:
-            token["valid_until"] = .string(Self.iso8601(milliseconds: milliseconds))
+            token["valid_until"] = .string(Timestamps.iso8601(milliseconds: milliseconds))
         }
         token["last_error"] = lastError.map(JSONValue.string) ?? .null
 
@@ -37,6 +37,8 @@ struct StatusMethod: Sendable {
                 "model": .string(configuration.model),
                 "max_connections": .int(Int64(configuration.effectiveMaxConnections)),
                 "last_error": (await statistics.lastUpstreamError).map(JSONValue.string) ?? .null,
+                "last_error_at": (await statistics.lastUpstreamErrorAt).map { .string(Timestamps.iso8601($0)) } ?? .null,
+                "credentials": .string(Self.credentialsSummary(configuration)),
             ],
             "token": .object(token),
             "requests": [
@@ -51,8 +53,15 @@ struct StatusMethod: Sendable {
         return .object(result)
     }
 
-    static func iso8601(milliseconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    /// How the daemon authenticates, never with the secret itself; says where the key goes when none is set.
+    static func credentialsSummary(_ configuration: Configuration) -> String {
+        switch configuration.authentication {
+        case .authorizationKey: return "authorization key"
+        case .accessToken: return "pre-issued access token"
+        case .password: return "user and password"
+        case .none:
+            if configuration.certFile != nil { return "client certificate" }
+            return "none: put the authorization key in ~/.config/gigachat/credentials (or GIGACHAT_CREDENTIALS) and reload"
+        }
     }
 }

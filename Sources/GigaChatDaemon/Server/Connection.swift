@@ -194,9 +194,19 @@ struct Connection: Sendable {
         }
         // Upstream slots are shared round robin between connections: this request waits its connection's turn.
         let owner = UInt64(UInt(bitPattern: ObjectIdentifier(requests).hashValue))
+        // A request that must wait for its turn says so at once: the client then knows the daemon is alive.
+        var onQueued: (@Sendable (Int) async -> Void)?
+        if let id = request.id {
+            onQueued = { @Sendable ahead in
+                let params: JSONObject = ["id": id.json, "ahead": .int(Int64(ahead))]
+                try? await writer.send(.notification(method: RPCMethod.requestQueued, params: params))
+            }
+        }
         var result = await UpstreamLimiter.$owner.withValue(owner) {
-            await RequestLog.$logger.withValue(requestLogger) {
-                await dispatcher.handle(request, params: params, context: context)
+            await UpstreamLimiter.$onQueued.withValue(onQueued) {
+                await RequestLog.$logger.withValue(requestLogger) {
+                    await dispatcher.handle(request, params: params, context: context)
+                }
             }
         }
         params.markConsumed()
@@ -228,7 +238,10 @@ struct Connection: Sendable {
                 requestLogger.debug("client left before its response could be written")
             }
         }
-        await statistics.requestFinished(upstreamError: upstreamError)
+        // `status` is how monitors look at the daemon; counting it would make "served" count the looking.
+        if request.method != RPCMethod.status {
+            await statistics.requestFinished(upstreamError: upstreamError)
+        }
     }
 
     /// The final result of a request the daemon ended early. What was already produced is kept in

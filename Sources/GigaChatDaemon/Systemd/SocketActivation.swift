@@ -1,13 +1,30 @@
-import CSystemd
+internal import CSystemd
 import Foundation
+import NIOConcurrencyHelpers
 
 /// The listening socket systemd passed by socket activation (LISTEN_FDS/LISTEN_PID), if any.
 enum SocketActivation {
     /// The name gigachatd.socket gives its descriptor (FileDescriptorName=); preferred when several are passed.
     static let descriptorName = "gigachatd"
 
+    /// The HTTP front end's socket: named so by its own socket unit, or, as gigachatd.socket passes it beside
+    /// the JSON-RPC socket under one FileDescriptorName=, known by its file name.
+    static let httpDescriptorName = "openai"
+    static let httpSocketFileName = "openai.sock"
+
+    /// The HTTP socket systemd passed, set aside by `listeningSocket()` for the front end.
+    private static let passedHTTPSocket = NIOLockedValueBox<PassedSocket?>(nil)
+
+    /// The HTTP socket systemd passed, if any; only once.
+    static func takeHTTPSocket() -> PassedSocket? {
+        passedHTTPSocket.withLockedValue { socket in
+            defer { socket = nil }
+            return socket
+        }
+    }
+
     /// A socket systemd passed, with what we know about it for messages.
-    struct PassedSocket {
+    struct PassedSocket: Sendable {
         let descriptor: Int32
         /// FileDescriptorName= of the socket unit ("unknown" when none was set).
         let name: String
@@ -38,7 +55,12 @@ enum SocketActivation {
             _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
             guard csystemd_is_listening_unix_socket(descriptor) > 0 else { continue }
             let name = names.flatMap { $0[offset] }.map { String(cString: $0) } ?? "unknown"
-            candidates.append(PassedSocket(descriptor: descriptor, name: name, path: boundPath(descriptor)))
+            let passed = PassedSocket(descriptor: descriptor, name: name, path: boundPath(descriptor))
+            if name == httpDescriptorName || passed.path.map({ $0.hasSuffix("/" + httpSocketFileName) }) == true {
+                passedHTTPSocket.withLockedValue { $0 = passed }
+                continue
+            }
+            candidates.append(passed)
         }
         if let named = candidates.first(where: { $0.name == descriptorName }) { return named }
         if let first = candidates.first { return first }

@@ -1,4 +1,4 @@
-import CSystemd
+internal import CSystemd
 import Foundation
 
 /// Tells systemd about the daemon's life cycle through sd_notify(3). Outside systemd (no NOTIFY_SOCKET)

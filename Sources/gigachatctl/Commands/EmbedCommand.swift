@@ -15,7 +15,11 @@ struct EmbedCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(name: [.short, .long], help: ArgumentHelp("Embeddings model (default: Embeddings).", valueName: "name"))
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp("Embeddings model (default: Embeddings).", valueName: "name"),
+        completion: Completions.embeddingModels
+    )
     var model: String?
 
     @Argument(help: ArgumentHelp("Texts to embed.", valueName: "text"))

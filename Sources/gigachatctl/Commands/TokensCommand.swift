@@ -11,7 +11,11 @@ struct TokensCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(name: [.short, .long], help: ArgumentHelp("Model whose tokenizer counts (default: the daemon's GIGACHAT_MODEL).", valueName: "name"))
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp("Model whose tokenizer counts (default: $GIGACHATCTL_MODEL, else the daemon's GIGACHAT_MODEL).", valueName: "name"),
+        completion: Completions.chatModels
+    )
     var model: String?
 
     @Argument(help: ArgumentHelp("Texts to count.", valueName: "text"))
@@ -21,7 +25,7 @@ struct TokensCommand: ParsableCommand {
         try reportingFailures {
             let inputs = try TextInputs.resolve(texts)
             var params: JSONObject = ["input": .array(inputs.map(JSONValue.string))]
-            if let model { params["model"] = .string(model) }
+            if let model = try model ?? ClientConfig.loadOrFail().model { params["model"] = .string(model) }
             try CallRunner.run(RPCMethod.tokensCount, params: params, options: connection) { result in
                 var table = Table(["TOKENS", "CHARACTERS", "TEXT"], rightAligned: [0, 1])
                 for (index, entry) in (result.arrayValue ?? []).enumerated() {

@@ -40,11 +40,12 @@ enum ClientExit {
         return ReportedFailure(exitCode: usage)
     }
 
-    /// One line for a person: the message and the API's HTTP status.
-    static func describe(_ error: RPCError) -> String {
-        var text = error.message
+    /// One line for a person: the message and the API's HTTP status; `textShown` says whether part of
+    /// the reply is on the screen, which a partial reply then calls incomplete.
+    static func describe(_ error: RPCError, textShown: Bool = false) -> String {
+        var text = ErrorWording.clean(error.message)
         if let status = error.data?["status"]?.intValue, !text.contains(String(status)) { text += " (HTTP \(status))" }
-        if error.data?["partial"]?.boolValue == true { text += "; the reply above is incomplete" }
+        if textShown, error.data?["partial"]?.boolValue == true { text += "; the reply above is incomplete" }
         return text
     }
 }

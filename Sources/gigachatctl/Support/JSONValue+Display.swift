@@ -13,16 +13,22 @@ extension JSONValue {
         }
     }
 
+    /// A table cell as `displayText`, with ISO 8601 times shown as local "YYYY-MM-DD HH:MM".
+    var cellText: String {
+        if case .string(let text) = self, let local = TimeText.local(iso: text) { return local }
+        return displayText
+    }
+
     /// `key`/value pairs for `Table.keyValue`, nested objects as `outer.inner`, in document order.
     func flattened(prefix: String = "") -> [(String, String)] {
-        guard case .object(let object) = self else { return [(prefix, displayText)] }
+        guard case .object(let object) = self else { return [(prefix, cellText)] }
         var pairs: [(String, String)] = []
         for (key, value) in object {
             let name = prefix.isEmpty ? key : "\(prefix).\(key)"
             if case .object = value {
                 pairs += value.flattened(prefix: name)
             } else {
-                pairs.append((name, value.displayText))
+                pairs.append((name, value.cellText))
             }
         }
         return pairs

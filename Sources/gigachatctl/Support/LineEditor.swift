@@ -10,6 +10,8 @@ import Musl
 /// Keys: Left/Right, Home/End, Ctrl-A/E/B/F, Backspace, Delete, Ctrl-K/U/W, Alt-B/F, Up/Down and
 /// Ctrl-P/N (history), Ctrl-L (clear the screen), Ctrl-C (drop the line), Ctrl-D (end of input on an
 /// empty line). The terminal is raw only while a line is read, so Ctrl-C during a reply is a signal.
+/// A long line wraps onto the next rows, so the scrollback keeps all of it; a paste (bracketed paste
+/// mode) is inserted as it is, line breaks included, and becomes one line when Enter is pressed.
 final class LineEditor {
     enum Input: Equatable {
         case line(String)
@@ -22,15 +24,20 @@ final class LineEditor {
 
     let isTerminal: Bool
     private(set) var history: [String] = []
+    private let historyFile: HistoryFile?
     private var pending: [UInt8] = []
     private var reachedEnd = false
 
-    init(isTerminal: Bool = Output.stdinIsTerminal) {
+    /// `historyFile` keeps the lines across sessions (on a terminal only: piped lines are a script's).
+    init(isTerminal: Bool = Output.stdinIsTerminal, historyFile: HistoryFile? = nil) {
         self.isTerminal = isTerminal
+        self.historyFile = isTerminal ? historyFile : nil
+        history = self.historyFile?.load() ?? []
     }
 
-    /// One line. `prompt` may carry colour codes; `promptWidth` is what it takes on screen.
-    func readLine(prompt: String, promptWidth: Int) -> Input {
+    /// One line (several, if pasted). `prompt` may carry colour codes; `promptWidth` is what it takes
+    /// on screen. `remember: false` keeps the answer to a question out of the history.
+    func readLine(prompt: String, promptWidth: Int, remember: Bool = true) -> Input {
         guard isTerminal else { return readPlainLine() }
         var original = termios()
         guard tcgetattr(STDIN_FILENO, &original) == 0 else { return readPlainLine() }
@@ -44,12 +51,18 @@ final class LineEditor {
         }
         // TCSANOW, not TCSAFLUSH: what the user typed while the last reply streamed is kept.
         guard tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0 else { return readPlainLine() }
-        defer { tcsetattr(STDIN_FILENO, TCSANOW, &original) }
+        // Bracketed paste: the terminal marks pasted text, so its line breaks do not act as Enter.
+        Output.write(Self.pasteOn)
+        defer {
+            Output.write(Self.pasteOff)
+            tcsetattr(STDIN_FILENO, TCSANOW, &original)
+        }
         var state = EditState(prompt: prompt, promptWidth: promptWidth, historyIndex: history.count)
         let input = edit(&state)
-        if case .line(let line) = input, !line.isEmpty, line != history.last {
+        if remember, case .line(let line) = input, !line.isEmpty, line != history.last {
             history.append(line)
             if history.count > Self.maxHistory { history.removeFirst(history.count - Self.maxHistory) }
+            historyFile?.append(line)
         }
         return input
     }
@@ -84,6 +97,10 @@ final class LineEditor {
 
     // MARK: - Terminal editing
 
+    private static let pasteOn = "\u{1B}[?2004h"
+    private static let pasteOff = "\u{1B}[?2004l"
+    private static let pasteEnd: [UInt8] = Array("\u{1B}[201~".utf8)
+
     private struct EditState {
         let prompt: String
         let promptWidth: Int
@@ -92,29 +109,32 @@ final class LineEditor {
         var historyIndex: Int
         /// The line being typed before Up was pressed, given back by Down.
         var draft: [Unicode.Scalar] = []
+        /// The screen row of the terminal's cursor, counted from the prompt's row.
+        var cursorRow = 0
     }
 
     private enum Key {
         case text([Unicode.Scalar])
+        case paste([Unicode.Scalar])
         case enter, backspace, delete, left, right, home, end, up, down
         case wordLeft, wordRight, killToEnd, killToStart, killWord, clearScreen, interrupt, endOfFile, ignored
     }
 
     private func edit(_ state: inout EditState) -> Input {
-        refresh(state)
+        refresh(&state)
         while true {
             guard let key = readKey() else {
-                Output.write("\n")
+                Output.write("\r\n")
                 return .endOfInput
             }
             switch key {
-            case .text(let scalars):
+            case .text(let scalars), .paste(let scalars):
                 state.text.insert(contentsOf: scalars, at: state.cursor)
                 state.cursor += scalars.count
             case .enter:
                 state.cursor = state.text.count
-                refresh(state)
-                Output.write("\n")
+                refresh(&state)
+                Output.write("\r\n")
                 var line = ""
                 line.unicodeScalars.append(contentsOf: state.text)
                 return .line(line)
@@ -127,12 +147,14 @@ final class LineEditor {
                 if state.cursor < state.text.count { state.text.remove(at: state.cursor) }
             case .endOfFile:
                 if state.text.isEmpty {
-                    Output.write("\n")
+                    Output.write("\r\n")
                     return .endOfInput
                 }
                 if state.cursor < state.text.count { state.text.remove(at: state.cursor) }
             case .interrupt:
-                Output.write("^C\n")
+                state.cursor = state.text.count
+                refresh(&state)
+                Output.write("^C\r\n")
                 return .interrupted
             case .left: state.cursor = max(0, state.cursor - 1)
             case .right: state.cursor = min(state.text.count, state.cursor + 1)
@@ -165,10 +187,11 @@ final class LineEditor {
                 state.cursor = state.text.count
             case .clearScreen:
                 Output.write("\u{1B}[H\u{1B}[2J")
+                state.cursorRow = 0
             case .ignored:
                 break
             }
-            refresh(state)
+            refresh(&state)
         }
     }
 
@@ -179,34 +202,52 @@ final class LineEditor {
         return index
     }
 
-    /// Redraws the line in place. A line wider than the terminal scrolls sideways to keep the cursor
-    /// visible (as linenoise does), so the editor never has to track wrapped rows.
-    private func refresh(_ state: EditState) {
-        let columns = max(state.promptWidth + 2, terminalColumns())
-        let widths = state.text.map(\.terminalWidth)
-        var first = 0
-        var beforeCursor = widths[..<state.cursor].reduce(0, +)
-        while state.promptWidth + beforeCursor >= columns, first < state.cursor {
-            beforeCursor -= widths[first]
-            first += 1
+    /// Redraws the line in place: from the prompt's row down, wrapped at the terminal's width (with
+    /// explicit line breaks, so the terminal's own wrapping never has to be guessed), rows after a
+    /// pasted line break indented like the prompt, then the cursor put where it belongs.
+    private func refresh(_ state: inout EditState) {
+        let columns = max(state.promptWidth + 2, Output.terminalColumns)
+        var output = state.cursorRow > 0 ? "\u{1B}[\(state.cursorRow)A" : ""
+        output += "\r\u{1B}[J" + state.prompt
+        var row = 0
+        var column = state.promptWidth
+        var cursor = (row: 0, column: state.promptWidth)
+        for (index, scalar) in state.text.enumerated() {
+            if scalar == "\n" {
+                if index == state.cursor { cursor = (row, column) }
+                output += "\r\n" + String(repeating: " ", count: state.promptWidth)
+                row += 1
+                column = state.promptWidth
+                continue
+            }
+            let width = scalar == "\t" ? 8 - column % 8 : scalar.terminalWidth
+            if column + width > columns, column > 0 {
+                output += "\r\n"
+                row += 1
+                column = 0
+            }
+            if index == state.cursor { cursor = (row, column) }
+            if scalar == "\t" {
+                output += String(repeating: " ", count: min(width, columns - column))
+            } else {
+                output.unicodeScalars.append(scalar)
+            }
+            column += width
         }
-        var last = state.text.count
-        var shown = widths[first..<last].reduce(0, +)
-        while state.promptWidth + shown >= columns, last > state.cursor {
-            last -= 1
-            shown -= widths[last]
+        if state.cursor >= state.text.count {
+            cursor = (row, column)
+            if column >= columns {
+                // The last row is full: the cursor goes to the start of a new one.
+                output += "\r\n"
+                row += 1
+                cursor = (row, 0)
+            }
         }
-        var visible = ""
-        visible.unicodeScalars.append(contentsOf: state.text[first..<last])
-        let column = state.promptWidth + beforeCursor
-        Output.write("\r" + state.prompt + visible + "\u{1B}[0K\r" + (column > 0 ? "\u{1B}[\(column)C" : ""))
-    }
-
-    private func terminalColumns() -> Int {
-        var size = winsize()
-        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
-        if let columns = getenv("COLUMNS").flatMap({ Int(String(cString: $0)) }), columns > 0 { return columns }
-        return 80
+        if row > cursor.row { output += "\u{1B}[\(row - cursor.row)A" }
+        output += "\r"
+        if cursor.column > 0 { output += "\u{1B}[\(cursor.column)C" }
+        state.cursorRow = cursor.row
+        Output.write(output)
     }
 
     // MARK: - Keys
@@ -277,6 +318,7 @@ final class LineEditor {
                 if (0x40...0x7E).contains(byte) {
                     if byte == UInt8(ascii: "~") {
                         switch String(decoding: parameters, as: UTF8.self) {
+                        case "200": return readPaste()
                         case "1", "7": return .home
                         case "3": return .delete
                         case "4", "8": return .end
@@ -291,6 +333,31 @@ final class LineEditor {
         default:
             return .ignored
         }
+    }
+
+    /// The pasted text up to the terminal's end marker: line breaks (CR, as terminals send them, or
+    /// LF) kept as LF, tabs kept, other control characters dropped.
+    private func readPaste() -> Key {
+        var bytes: [UInt8] = []
+        while let byte = readByte(timeoutMilliseconds: 1000) {
+            bytes.append(byte)
+            if bytes.count >= Self.pasteEnd.count, Array(bytes.suffix(Self.pasteEnd.count)) == Self.pasteEnd {
+                bytes.removeLast(Self.pasteEnd.count)
+                break
+            }
+        }
+        var scalars: [Unicode.Scalar] = []
+        var previous: Unicode.Scalar?
+        for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars {
+            defer { previous = scalar }
+            switch scalar {
+            case "\r": scalars.append("\n")
+            case "\n": if previous != "\r" { scalars.append("\n") }
+            case "\t": scalars.append(scalar)
+            default: if scalar.value >= 0x20, scalar.value != 0x7F, scalar != "\u{FFFD}" { scalars.append(scalar) }
+            }
+        }
+        return .paste(scalars)
     }
 
     private static func cursorKey(_ final: UInt8) -> Key? {

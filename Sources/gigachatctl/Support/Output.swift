@@ -32,12 +32,34 @@ enum Output {
         write("gigachatctl: \(shown)\n", to: STDERR_FILENO)
     }
 
+    /// A remark for a person on stderr (a new conversation, a cut-off reply, how long it took): only
+    /// on a terminal, dimmed when colour is allowed; scripts reading stderr get errors only.
+    static func notice(_ text: String) {
+        guard stderrIsTerminal else { return }
+        let shown = Style(enabled: colorAllowed).dim(TerminalText.visible(text))
+        write(shown + "\n", to: STDERR_FILENO)
+    }
+
     static var stdoutIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
     static var stdinIsTerminal: Bool { isatty(STDIN_FILENO) == 1 }
+    static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
-    /// Colour only on a terminal, and never with NO_COLOR set (no-color.org).
-    static var useColor: Bool {
-        stdoutIsTerminal && getenv("NO_COLOR").map { String(cString: $0).isEmpty } ?? true
+    /// Colour only on a terminal, and never with NO_COLOR set (no-color.org) or on a dumb terminal.
+    static var useColor: Bool { stdoutIsTerminal && colorAllowed }
+
+    /// NO_COLOR unset (or empty) and TERM not "dumb": styles would be understood.
+    static var colorAllowed: Bool {
+        let noColor = getenv("NO_COLOR").map { !String(cString: $0).isEmpty } ?? false
+        let dumb = getenv("TERM").map { String(cString: $0) == "dumb" } ?? false
+        return !noColor && !dumb
+    }
+
+    /// Columns of the terminal on standard output (80 when it cannot be told).
+    static var terminalColumns: Int {
+        var size = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        if let columns = getenv("COLUMNS").flatMap({ Int(String(cString: $0)) }), columns > 0 { return columns }
+        return 80
     }
 
     /// All of standard input, for a prompt piped in.

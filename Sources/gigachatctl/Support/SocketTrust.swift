@@ -88,6 +88,6 @@ enum SocketTrust {
     }
 
     private static func refusal(_ socketPath: String, _ why: String) -> ConnectError {
-        ConnectError(reason: "refusing to use \(socketPath): \(why)", untrusted: true)
+        ConnectError(.untrusted, "refusing to use \(socketPath): \(why)")
     }
 }

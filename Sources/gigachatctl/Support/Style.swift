@@ -5,6 +5,9 @@ struct Style {
     /// Colour when standard output is a terminal and NO_COLOR is not set.
     static var standardOutput: Style { Style(enabled: Output.useColor) }
 
+    /// Colour when standard error is a terminal and NO_COLOR is not set.
+    static var standardError: Style { Style(enabled: Output.stderrIsTerminal && Output.colorAllowed) }
+
     func bold(_ text: String) -> String { wrap(text, "1") }
     func dim(_ text: String) -> String { wrap(text, "2") }
     func red(_ text: String) -> String { wrap(text, "31") }

@@ -7,21 +7,30 @@ struct ChatCommand: ParsableCommand {
         commandName: "chat",
         abstract: "Ask GigaChat and stream the reply, or talk with it (-i).",
         discussion: """
-            With no PROMPT and a piped standard input, the prompt is read from standard input.
+            The prompt is PROMPT, then (after a blank line) standard input when it is not a terminal, \
+            then the text of each -f FILE, so that git diff | gigachatctl chat "review this" sends \
+            both. With no PROMPT on a terminal, chat talks (as -i does). In a shell loop that reads \
+            its own standard input, give chat </dev/null.
 
-            -i starts a conversation kept in memory (or in gigachatd with -c NAME). On a terminal \
-            the line can be edited (arrows, Home/End, Ctrl-A/E/K/U/W) and Up/Down recall earlier \
-            lines; otherwise each line of standard input is one turn. Lines starting with / are \
-            commands: /reset, /model NAME, /system TEXT, /help, /exit. Ctrl-C cancels a reply, \
-            Ctrl-D leaves.
+            -i starts a conversation kept in memory (or in gigachatd with -c NAME; -C continues the \
+            last chat). On a terminal the line can be edited (arrows, Home/End, Ctrl-A/E/K/U/W), \
+            Up/Down recall earlier lines (kept in $XDG_STATE_HOME/gigachat/history), a pasted block \
+            is one turn, and a turn of several lines can be typed between lines of three quotes (\"\"\"). \
+            Otherwise each line of standard input is one turn. Lines starting with / are commands: \
+            /reset, /model NAME, /system TEXT, /help, /exit. Ctrl-C cancels a reply, Ctrl-D leaves.
+
+            A role is a file $XDG_CONFIG_HOME/gigachat/roles/NAME holding a system prompt, optionally \
+            after a header of model:, temperature: and max_tokens: lines between two --- lines. \
+            $GIGACHATCTL_MODEL and $GIGACHATCTL_ROLE (or the same keys in \
+            $XDG_CONFIG_HOME/gigachat/gigachatctl.conf) set defaults.
 
             With --function the model may answer with a function call instead of text; it is \
             printed as the function's name and its arguments as JSON.
 
-            On a terminal, control characters in the reply are shown instead of obeyed: ESC as ^[, \
-            other C0 characters as ^X, DEL as ^?, C1 characters as \\u{9B}, so a reply cannot \
-            recolour or rewrite the screen. --raw prints them as they are; a pipe always gets the \
-            reply's exact text.
+            On a terminal the reply's words are wrapped to its width, its Markdown is shown lightly \
+            (headings and bold in bold, code in colour), and control characters are shown instead \
+            of obeyed: ESC as ^[, other C0 characters as ^X, DEL as ^?, C1 characters as \\u{9B}. \
+            --raw prints the reply exactly as sent; a pipe always gets the reply's exact text.
             """
     )
 
@@ -32,58 +41,104 @@ struct ChatCommand: ParsableCommand {
     @Flag(name: [.short, .long], help: "Talk: read turns from the terminal (or standard input) until Ctrl-D or /exit.")
     var interactive = false
 
-    @Flag(name: .long, help: "Print the reply's control characters (escape sequences) as they are, even on a terminal.")
+    @Option(
+        name: [.short, .customLong("file")],
+        help: ArgumentHelp("Add the text of FILE to the prompt, after a blank line (repeatable).", valueName: "file"),
+        completion: .file()
+    )
+    var files: [String] = []
+
+    @Flag(name: [.customShort("x"), .long], help: "Print only the first fenced code block of the reply (the whole reply if it has none).")
+    var extract = false
+
+    @Flag(name: .long, help: "Print the reply exactly as sent, even on a terminal: no wrapping, no Markdown, control characters as they are.")
     var raw = false
 
     @Argument(help: ArgumentHelp("The prompt (words are joined with spaces).", valueName: "prompt"))
     var prompt: [String] = []
 
+    /// The largest -f file: what fits in one request line to gigachatd by default.
+    static let maxFileBytes = ProtocolDefaults.maxLineBytes
+
     func validate() throws {
         if interactive, connection.json {
             throw ValidationError("--json prints protocol lines for scripts; it cannot be combined with --interactive")
         }
+        if extract, interactive { throw ValidationError("--extract prints one reply's code; it cannot be combined with --interactive") }
+        if extract, connection.json { throw ValidationError("--extract and --json both say what to print; give one") }
     }
 
     func run() throws {
         try reportingFailures {
-            let settings = ChatSettings(options, functions: try options.loadFunctions())
-            if interactive {
+            let settings = try ChatSettings.resolve(options, functions: try options.loadFunctions())
+            let fileText = try readFiles()
+            let talk = interactive || (prompt.isEmpty && files.isEmpty && Output.stdinIsTerminal && !connection.json)
+            if talk {
                 let first = prompt.isEmpty ? nil : prompt.joined(separator: " ")
-                try ChatREPL(settings: settings, connection: connection, filter: .standardOutput(raw: raw)).run(firstPrompt: first)
+                let repl = ChatREPL(settings: settings, connection: connection, raw: raw, usage: options.usage, context: fileText)
+                try repl.run(firstPrompt: first)
             } else {
-                try ask(settings: settings)
+                try ask(settings: settings, fileText: fileText)
             }
         }
     }
 
-    private func ask(settings: ChatSettings) throws {
-        var text = prompt.joined(separator: " ")
-        if text.isEmpty, !Output.stdinIsTerminal {
-            // Like $(...) in a shell: the newline that ends the piped text is not part of the prompt.
-            text = String(Output.readStandardInput().trimmingTrailingNewlines())
+    /// The -f files' text, each without its final newline, in order.
+    private func readFiles() throws -> [String] {
+        var texts: [String] = []
+        for path in files {
+            let bytes: [UInt8]
+            do {
+                bytes = try LocalFile.read(path, limit: Self.maxFileBytes)
+            } catch {
+                throw ClientExit.usageError("--file: \(error.message)")
+            }
+            guard !bytes.contains(0) else { throw ClientExit.usageError("--file: \(path) is not a text file") }
+            texts.append(String(String(decoding: bytes, as: UTF8.self).trimmingTrailingNewlines()))
         }
-        guard !text.trimmingCharacters(in: " \n\t\r").isEmpty else {
-            throw ClientExit.usageError("give a prompt as arguments or on standard input (or use -i to talk)")
-        }
-        var messages: [JSONValue] = []
-        if let system = settings.system { messages.append(["role": "system", "content": .string(system)]) }
-        messages.append(["role": "user", "content": .string(text)])
+        return texts
+    }
 
-        let printer = ChatPrinter(filter: .standardOutput(raw: raw))
-        do {
-            try CallRunner.run(
-                RPCMethod.chat,
-                params: settings.params(messages: messages),
-                options: connection,
-                onNotification: { method, params in
-                    if method == RPCMethod.chatDelta { printer.delta(params) }
-                },
-                willWait: printer.flush,
-                render: printer.finish
-            )
-        } catch {
-            printer.abandon()
-            throw error
+    private func ask(settings: ChatSettings, fileText: [String]) throws {
+        var parts: [String] = []
+        if !prompt.isEmpty { parts.append(prompt.joined(separator: " ")) }
+        if !Output.stdinIsTerminal {
+            // Like $(...) in a shell: the newline that ends the piped text is not part of the prompt.
+            let piped = String(Output.readStandardInput().trimmingTrailingNewlines())
+            if !piped.isEmpty { parts.append(piped) }
         }
+        parts += fileText
+        let text = parts.joined(separator: "\n\n")
+        guard !text.trimmingCharacters(in: " \n\t\r").isEmpty else {
+            throw ClientExit.usageError("give a prompt as arguments, on standard input or with -f FILE (or use -i to talk)")
+        }
+        let question: JSONValue = ["role": "user", "content": .string(text)]
+        var messages: [JSONValue] = settings.systemMessage.map { [$0] } ?? []
+        messages += settings.history
+        messages.append(question)
+
+        let client = try connection.connect()
+        if let name = settings.conversation, !connection.json { try ConversationCheck.announceIfNew(name, client: client, options: connection) }
+        let printer = ChatPrinter(raw: raw, extract: extract)
+        let started = ContinuousClock.now
+        let result = try CallRunner.perform(
+            RPCMethod.chat,
+            params: settings.params(messages: messages),
+            options: connection,
+            client: client,
+            onNotification: { method, params in
+                if method == RPCMethod.chatDelta { printer.delta(params) }
+            },
+            willWait: printer.flush,
+            beforeReport: { error in
+                if !connection.json { printer.abandon(error) }
+            },
+            textShown: { printer.textShown && !extract }
+        )
+        if !connection.json {
+            printer.finish(result)
+            ReplyNotes.after(result, usage: options.usage, started: started, firstText: printer.firstTextAt)
+        }
+        settings.lastChat(turns: settings.history + [question, ChatREPL.assistantMessage(result)]).save()
     }
 }

@@ -3,16 +3,35 @@ import GigaChatProtocol
 
 /// What a chat request carries besides its messages; shared by one-shot chat and the REPL.
 struct ChatOptions: ParsableArguments {
-    @Option(name: [.short, .long], help: ArgumentHelp("Model (default: the daemon's GIGACHAT_MODEL).", valueName: "name"))
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp(
+            "Model (default: the role's, else $GIGACHATCTL_MODEL, else the daemon's GIGACHAT_MODEL).",
+            valueName: "name"
+        ),
+        completion: Completions.chatModels
+    )
     var model: String?
 
-    @Option(name: [.short, .long], help: ArgumentHelp("System prompt.", valueName: "text"))
+    @Option(name: [.short, .long], parsing: .unconditional, help: ArgumentHelp("System prompt (replaces the role's).", valueName: "text"))
     var system: String?
 
-    @Option(name: .long, help: ArgumentHelp("Sampling temperature.", valueName: "t"))
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp(
+            "Use the saved role NAME: a system prompt and defaults in $XDG_CONFIG_HOME/gigachat/roles/NAME "
+                + "(default: $GIGACHATCTL_ROLE).",
+            valueName: "name"
+        )
+    )
+    var role: String?
+
+    // Unconditional: "--temperature -1" reaches validate() and gets a clear message, instead of "-1"
+    // being taken for an option.
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Sampling temperature (0 or more).", valueName: "t"))
     var temperature: Double?
 
-    @Option(name: .long, help: ArgumentHelp("Limit the reply's length in tokens.", valueName: "n"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Limit the reply's length in tokens (1 or more).", valueName: "n"))
     var maxTokens: Int?
 
     @Option(name: .long, help: ArgumentHelp("X-Session-ID for the API's prompt cache.", valueName: "id"))
@@ -28,6 +47,9 @@ struct ChatOptions: ParsableArguments {
     )
     var conversation: String?
 
+    @Flag(name: [.customShort("C"), .customLong("continue")], help: "Continue the last chat, named or not.")
+    var continueLast = false
+
     @Option(
         name: .customLong("function"),
         help: ArgumentHelp(
@@ -41,10 +63,19 @@ struct ChatOptions: ParsableArguments {
     @Flag(name: .long, help: "Wait for the whole reply instead of streaming it.")
     var noStream = false
 
+    @Flag(
+        name: [.short, .customLong("usage"), .customLong("verbose")],
+        help: "After the reply, show the tokens used (in, cached, out) and the time taken, on standard error."
+    )
+    var usage = false
+
     func validate() throws {
-        if let temperature, !(temperature >= 0) { throw ValidationError("--temperature must be >= 0") }
-        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if let temperature, !(temperature >= 0) { throw ValidationError("--temperature must be 0 or more (got \(temperature))") }
+        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1 (got \(maxTokens))") }
         if let conversation, conversation.isEmpty { throw ValidationError("--conversation needs a name") }
+        if continueLast, conversation != nil {
+            throw ValidationError("--continue and --conversation both say which conversation to continue; give one")
+        }
     }
 
     /// The function definitions from every --function file, in order.

@@ -8,42 +8,50 @@ import GigaChatProtocol
 final class ChatREPL {
     private var settings: ChatSettings
     private let connection: ConnectionOptions
+    private let raw: Bool
+    private let usage: Bool
     private var client: DaemonClient?
-    private let editor = LineEditor()
+    private let editor = LineEditor(historyFile: HistoryFile.standard(limit: LineEditor.maxHistory))
     private let style = Style.standardOutput
-    private let filter: TerminalFilter
     /// User and assistant turns so far (not the system prompt); unused with a daemon conversation.
-    private var history: [JSONValue] = []
+    private var history: [JSONValue]
     /// With a daemon conversation the system prompt is sent once, with the turn after it changed.
     private var systemChanged: Bool
+    /// Text of -f files, added to the first turn.
+    private var context: [String]
     /// The status to leave with when standard input ends: that of the last turn, as a script expects.
     private var lastFailure: ExitCode?
 
-    init(settings: ChatSettings, connection: ConnectionOptions, filter: TerminalFilter) {
+    private static let prompt = "› "
+    private static let continuationPrompt = "… "
+    /// A turn of several lines is typed between two lines of three quotes, as in ollama.
+    private static let blockQuotes = "\"\"\""
+
+    init(settings: ChatSettings, connection: ConnectionOptions, raw: Bool, usage: Bool, context: [String]) {
         self.settings = settings
         self.connection = connection
-        self.filter = filter
+        self.raw = raw
+        self.usage = usage
+        self.context = context
+        history = settings.history
         systemChanged = settings.system != nil
     }
 
     static let help = """
-        /reset         forget the conversation (with -c: delete it in gigachatd)
+        /reset         forget the conversation (with -c: delete it in gigachatd, after asking)
         /model NAME    use another model from the next turn on (/model alone shows it)
         /system TEXT   set the system prompt (/system alone removes it)
         /exit          leave (as do Ctrl-D and /quit)
-        Ctrl-C cancels a reply; Up/Down recall earlier lines.
+        \"\"\"            start or end a turn of several lines
+        Ctrl-C cancels a reply; Up/Down recall earlier lines; a paste is one turn.
         """
 
     func run(firstPrompt: String?) throws {
         client = try connection.connect()
-        if editor.isTerminal {
-            var subject = settings.conversation.map { "conversation \($0)" } ?? "a new conversation"
-            if let model = settings.model { subject += " with \(model)" }
-            Output.line(style.dim("Talking in \(subject). /help for commands, Ctrl-D to leave."))
-        }
+        if editor.isTerminal { greet() }
         if let firstPrompt { ask(firstPrompt) }
         while true {
-            switch editor.readLine(prompt: style.green("› "), promptWidth: 2) {
+            switch editor.readLine(prompt: style.green(Self.prompt), promptWidth: 2) {
             case .endOfInput:
                 if let lastFailure, !editor.isTerminal { throw ReportedFailure(exitCode: lastFailure) }
                 return
@@ -52,13 +60,49 @@ final class ChatREPL {
             case .line(let line):
                 let text = line.trimmingCharacters(in: " \t")
                 if text.isEmpty { continue }
-                if text.hasPrefix("/") {
+                if text.hasPrefix(Self.blockQuotes) {
+                    guard let block = readBlock(after: String(text.dropFirst(Self.blockQuotes.count))) else { continue }
+                    ask(block)
+                } else if text.hasPrefix("/"), !text.contains("\n") {
                     guard command(String(text)) else { return }
                 } else {
-                    ask(line)
+                    ask(String(line.trimmingTrailingNewlines()))
                 }
             }
         }
+    }
+
+    private func greet() {
+        var subject: String
+        if let conversation = settings.conversation {
+            let isNew = client.flatMap { try? ConversationCheck.isNew(conversation, client: $0, options: connection) } ?? false
+            subject = isNew ? "new conversation \(conversation)" : "conversation \(conversation)"
+        } else if !history.isEmpty {
+            subject = "the last chat (\(history.count / 2) turns so far)"
+        } else {
+            subject = "a new conversation"
+        }
+        if let model = settings.model { subject += " with \(model)" }
+        Output.line(style.dim("Talking in \(subject). /help for commands, Ctrl-D to leave."))
+    }
+
+    /// The lines up to the one that ends with three quotes; nil if Ctrl-C or the end of input came first.
+    private func readBlock(after first: String) -> String? {
+        var lines: [String] = []
+        var current = first
+        while true {
+            if current.hasSuffix(Self.blockQuotes) {
+                lines.append(String(current.dropLast(Self.blockQuotes.count)))
+                break
+            }
+            lines.append(current)
+            switch editor.readLine(prompt: style.dim(Self.continuationPrompt), promptWidth: 2) {
+            case .line(let line): current = line
+            case .interrupted, .endOfInput: return nil
+            }
+        }
+        let block = lines.joined(separator: "\n").trimmingCharacters(in: "\n")
+        return block.isEmpty ? nil : String(block)
     }
 
     /// Runs a /command; false means leave.
@@ -71,10 +115,15 @@ final class ChatREPL {
         case "/help", "/?":
             Output.write(style.dim(Self.help) + "\n")
         case "/reset":
-            history.removeAll()
             if let conversation = settings.conversation {
+                guard confirm("Delete conversation \(conversation) in gigachatd? [y/N] ") else {
+                    note("Kept conversation \(conversation).")
+                    return true
+                }
+                history.removeAll()
                 forget(conversation)
             } else {
+                history.removeAll()
                 note("The conversation starts afresh.")
             }
         case "/model":
@@ -100,6 +149,14 @@ final class ChatREPL {
         return true
     }
 
+    /// A yes/no question on a terminal; a script's /reset means what it says.
+    private func confirm(_ question: String) -> Bool {
+        guard editor.isTerminal else { return true }
+        guard case .line(let answer) = editor.readLine(prompt: style.yellow(question), promptWidth: question.terminalWidth, remember: false)
+        else { return false }
+        return ["y", "yes", "д", "да"].contains(answer.trimmingCharacters(in: " \t").lowercased())
+    }
+
     private func note(_ text: String) {
         Output.line(style.dim(text))
     }
@@ -111,7 +168,7 @@ final class ChatREPL {
             client = fresh
             return fresh
         } catch {
-            lastFailure = ClientExit.daemonUnavailable
+            lastFailure = (error as? ReportedFailure)?.exitCode ?? ClientExit.daemonUnavailable
             return nil  // connect() has said why
         }
     }
@@ -120,67 +177,65 @@ final class ChatREPL {
     private func forget(_ conversation: String) {
         guard let client = connected() else { return }
         do {
-            switch try client.call(RPCMethod.conversationsDelete, params: ["name": .string(conversation)]) {
+            switch try client.call(RPCMethod.conversationsDelete, params: ["name": .string(conversation)], limits: connection.limits) {
             case .finished(.success):
                 note("Conversation \(conversation) deleted; it starts afresh.")
             case .finished(.failure(let error)) where error.code == .localError:
                 note("Conversation \(conversation) starts afresh.")  // it was never saved
             case .finished(.failure(let error)):
                 Output.error(ClientExit.describe(error))
-            case .interrupted:
+            case .interrupted, .timedOut:
                 break
             }
         } catch {
-            lost(error)
+            lastFailure = connection.report(error).exitCode
+            self.client = nil
         }
     }
 
-    private func lost(_ error: ConnectError) {
-        Output.error("lost the connection to gigachatd: \(error.reason)")
-        client = nil
-        lastFailure = ClientExit.daemonUnavailable
-    }
-
     /// One turn: sends the question with the history, streams the answer, remembers both.
-    private func ask(_ text: String) {
+    private func ask(_ typed: String) {
+        let text = ([typed] + context).joined(separator: "\n\n")
         let question: JSONValue = ["role": "user", "content": .string(text)]
         var messages: [JSONValue] = []
-        let system: JSONValue? = settings.system.map { ["role": "system", "content": .string($0)] }
         if settings.conversation == nil {
-            if let system { messages.append(system) }
+            if let system = settings.systemMessage { messages.append(system) }
             messages += history
-        } else if systemChanged, let system {
+        } else if systemChanged, let system = settings.systemMessage {
             messages.append(system)
         }
         messages.append(question)
 
         guard let client = connected() else { return }
-        let printer = ChatPrinter(style: style, filter: filter)
-        client.willWait = printer.flush
-        defer { client.willWait = nil }
+        let printer = ChatPrinter(raw: raw, style: style)
+        let started = ContinuousClock.now
         do {
-            let outcome = try client.call(RPCMethod.chat, params: settings.params(messages: messages)) { method, params in
-                if method == RPCMethod.chatDelta { printer.delta(params) }
-            }
-            switch outcome {
-            case .finished(.success(let result)):
-                printer.finish(result)
-                history.append(question)
-                history.append(Self.assistantMessage(result))
-                systemChanged = false
-                lastFailure = nil
-            case .finished(.failure(let error)):
-                printer.abandon()
-                Output.error(ClientExit.describe(error))
-                lastFailure = ClientExit.code(for: error)
-            case .interrupted:
-                printer.abandon()
-                note("(cancelled)")
-                lastFailure = ClientExit.interrupted
-            }
+            let result = try CallRunner.perform(
+                RPCMethod.chat,
+                params: settings.params(messages: messages),
+                options: connection,
+                client: client,
+                onNotification: { method, params in
+                    if method == RPCMethod.chatDelta { printer.delta(params) }
+                },
+                willWait: printer.flush,
+                beforeReport: printer.abandon,
+                textShown: { printer.textShown }
+            )
+            printer.finish(result)
+            ReplyNotes.after(result, usage: usage, started: started, firstText: printer.firstTextAt)
+            history.append(question)
+            history.append(Self.assistantMessage(result))
+            context = []
+            systemChanged = false
+            lastFailure = nil
+            settings.lastChat(turns: history).save()
+        } catch let failure as ReportedFailure {
+            lastFailure = failure.exitCode
+            if failure.exitCode == ClientExit.interrupted { note("(cancelled)") }
+            if failure.exitCode == ClientExit.daemonUnavailable { self.client = nil }
         } catch {
-            printer.abandon()
-            lost(error)
+            lastFailure = ClientExit.upstreamError
         }
     }
 

@@ -19,7 +19,8 @@ struct ConversationsListCommand: ParsableCommand {
                 for conversation in conversations {
                     table.add([
                         conversation["name"]?.displayText ?? "-", conversation["messages"]?.displayText ?? "-",
-                        conversation["updated_at"]?.displayText ?? "-",
+                        conversation["updated_at"]?.stringValue.flatMap(TimeText.local(iso:))
+                            ?? conversation["updated_at"]?.displayText ?? "-",
                     ])
                 }
                 Output.write(table.render())

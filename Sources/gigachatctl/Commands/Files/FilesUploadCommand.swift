@@ -11,7 +11,11 @@ struct FilesUploadCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(name: .long, help: ArgumentHelp("What the file is for.", valueName: "purpose"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("What the file is for: general (the API's default) or assistant.", valueName: "purpose"),
+        completion: .list(["general", "assistant"])
+    )
     var purpose: String?
 
     @Option(name: .long, help: ArgumentHelp("Content type (default: guessed from the file name's extension).", valueName: "type"))

@@ -7,7 +7,7 @@ struct ModelsGetCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Argument(help: ArgumentHelp("The model's id, e.g. GigaChat-2-Pro.", valueName: "id"))
+    @Argument(help: ArgumentHelp("The model's id, e.g. GigaChat-2-Pro.", valueName: "id"), completion: Completions.allModels)
     var id: String
 
     func run() throws {

@@ -21,7 +21,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-APT_PACKAGES = libcurl4-openssl-dev libsystemd-dev openssl socat jq systemd curl
+APT_PACKAGES = libcurl4-openssl-dev libsystemd-dev libsqlite3-dev openssl socat jq systemd curl
 # Extra packages only the tests use (another uid for the peer-credential test, a pty for the REPL).
 APT_TEST_PACKAGES = util-linux
 
@@ -29,7 +29,8 @@ APT_TEST_PACKAGES = util-linux
 VERSION := $(shell sed -n '/enum GigaChatDVersion/,/^}/s/.*static let current = "\([^"]*\)".*/\1/p' $$(grep -rl 'enum GigaChatDVersion' Sources))
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB := dist/gigachatd_$(VERSION)_$(DEB_ARCH).deb
-DEB_ROOT := .build-deb/root
+# dpkg-shlibdeps expects the package's files in debian/PACKAGE, next to debian/control.
+DEB_ROOT := .build-deb/debian/gigachatd
 # dpkg-dev: dpkg-shlibdeps; lintian checks the result; binutils: strip.
 APT_DEB_PACKAGES = dpkg-dev lintian binutils
 
@@ -93,7 +94,8 @@ install-files:
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/gigachatd.service > $(DESTDIR)$(SYSTEMD_USER_DIR)/gigachatd.service
 	chmod 644 $(DESTDIR)$(SYSTEMD_USER_DIR)/gigachatd.service
 	install -m 644 systemd/gigachatd.socket systemd/gigachatd-no-namespaces.conf $(DESTDIR)$(SYSTEMD_USER_DIR)/
-	$(BUILT)/gigachatctl --generate-completion-script bash > $(DESTDIR)$(BASH_COMPLETION_DIR)/gigachatctl
+	@# bash-completion sources the file; a #! line would only suggest running it.
+	$(BUILT)/gigachatctl --generate-completion-script bash | sed '1{/^#!/d;}' > $(DESTDIR)$(BASH_COMPLETION_DIR)/gigachatctl
 	$(BUILT)/gigachatctl --generate-completion-script zsh > $(DESTDIR)$(ZSH_COMPLETION_DIR)/_gigachatctl
 	$(BUILT)/gigachatctl --generate-completion-script fish > $(DESTDIR)$(FISH_COMPLETION_DIR)/gigachatctl.fish
 	install -m 644 docs/gigachatctl.1 $(DESTDIR)$(MANDIR)/man1/
@@ -117,7 +119,7 @@ deb-deps:
 # errors (packaging/debian/lintian-overrides says why each remaining tag is fine).
 deb: deb-deps release
 	@test -n "$(VERSION)" || { echo "cannot find GigaChatDVersion.current in Sources" >&2; exit 1; }
-	rm -rf .build-deb && mkdir -p $(DEB_ROOT)/DEBIAN .build-deb/debian dist
+	rm -rf .build-deb && mkdir -p $(DEB_ROOT)/DEBIAN dist
 	@$(MAKE) --no-print-directory install-files DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr BINDIR=/usr/bin \
 	  SYSTEMD_USER_DIR=/usr/lib/systemd/user ZSH_COMPLETION_DIR=/usr/share/zsh/vendor-completions >/dev/null
 	strip --strip-unneeded --remove-section=.comment --remove-section=.note $(DEB_ROOT)/usr/bin/gigachatd $(DEB_ROOT)/usr/bin/gigachatctl
@@ -128,16 +130,15 @@ deb: deb-deps release
 	sed -e 's|@VERSION@|$(VERSION)|' -e "s|@DATE@|$$(git log -1 --format=%cD 2>/dev/null || date -R)|" packaging/debian/changelog \
 	  | gzip -9n > $(DEB_ROOT)/usr/share/doc/gigachatd/changelog.gz
 	install -m 644 packaging/debian/lintian-overrides $(DEB_ROOT)/usr/share/lintian/overrides/gigachatd
-	@# dpkg-shlibdeps reads debian/control from the directory it runs in.
 	printf 'Source: gigachatd\n\nPackage: gigachatd\nArchitecture: any\n' > .build-deb/debian/control
-	cd .build-deb && dpkg-shlibdeps -O -e root/usr/bin/gigachatd -e root/usr/bin/gigachatctl > shlibs.substvars
+	cd .build-deb && dpkg-shlibdeps -O -edebian/gigachatd/usr/bin/gigachatd -edebian/gigachatd/usr/bin/gigachatctl > shlibs.substvars
 	depends=$$(sed -n 's/^shlibs:Depends=//p' .build-deb/shlibs.substvars); \
 	size=$$(du -k -s --apparent-size --exclude=DEBIAN $(DEB_ROOT) | cut -f1); \
 	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' -e "s|@DEPENDS@|$$depends|" -e "s|@SIZE@|$$size|" \
 	  packaging/debian/control.in > $(DEB_ROOT)/DEBIAN/control
 	cd $(DEB_ROOT) && find usr -type f -print0 | sort -z | xargs -0 md5sum > DEBIAN/md5sums
 	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB)
-	lintian --fail-on error --info --display-info $(DEB)
+	lintian --fail-on error --display-info $(DEB)
 	@echo "built $(DEB)"
 
 # The package's path, for scripts: GIGACHATD_DEB=$$(make -s print-deb)

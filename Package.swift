@@ -36,6 +36,10 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("systemd")]
         ),
+        .target(
+            name: "CSQLite",
+            linkerSettings: [.linkedLibrary("sqlite3")]
+        ),
 
         // The wire protocol shared by daemon and client: JSON, JSON-RPC messages, framing, socket path.
         // No I/O and no Foundation, so the client stays small and starts fast.
@@ -67,6 +71,7 @@ let package = Package(
             dependencies: [
                 "CurlHTTP",
                 "GigaChatProtocol",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -101,11 +106,19 @@ let package = Package(
                 "GigaChatAPI",
                 "GigaChatOpenAI",
                 "GigaChatProtocol",
+                "UsageLedger",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+
+        // The usage ledger: one SQLite row per request, written off the event loop; budgets and priorities.
+        .target(
+            name: "UsageLedger",
+            dependencies: ["CSQLite", "GigaChatProtocol"],
             swiftSettings: strict
         ),
 
@@ -163,6 +176,11 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "UsageLedgerTests",
+            dependencies: ["UsageLedger", "GigaChatProtocol"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -189,6 +189,13 @@ public final class GigaChatClient: Sendable {
         let policy = retryPolicy
         var attempt = 0
         var refreshedAfter401 = false
+        let metrics = RequestMetrics.current
+        let upstreamStarted = ContinuousClock.now
+        metrics?.update { $0.endpoint = call.path }
+        defer {
+            let elapsed = ContinuousClock.now - upstreamStarted
+            metrics?.update { $0.upstream += elapsed }
+        }
         while true {
             let token = try await tokens.token()
             if token == nil, configuration.authentication == .none, configuration.certFile == nil {
@@ -253,6 +260,7 @@ public final class GigaChatClient: Sendable {
                 throw APIError(.malformed, "unexpected failure: \(error)")
             }
             attempt += 1
+            metrics?.update { $0.retries += 1 }
             do {
                 try await Task.sleep(for: Durations.from(seconds: waitSeconds))
             } catch {

@@ -5,6 +5,7 @@ import GigaChatProtocol
 import Logging
 import NIOCore
 import NIOPosix
+import UsageLedger
 
 /// gigachatd: binds (or adopts) the socket, serves connections, keeps the token fresh, reloads on SIGHUP
 /// and drains on SIGTERM, telling systemd about each step (sd_notify).
@@ -48,11 +49,13 @@ public final class Daemon: Sendable {
         let fileIOPool = NIOThreadPool(numberOfThreads: 2)
         fileIOPool.start()
         defer { fileIOPool.shutdownGracefully { _ in } }
+        let usage = try Self.openUsageLedger(environment: sources.environment, logger: logger)
         let dispatcher = Dispatcher(
-            upstream: upstream, statistics: statistics, lifecycle: lifecycle, fileIO: FileIO(pool: fileIOPool), configuration: configuration
+            upstream: upstream, statistics: statistics, lifecycle: lifecycle, fileIO: FileIO(pool: fileIOPool), usage: usage,
+            configuration: configuration
         )
         let connection = Connection(
-            dispatcher: dispatcher, statistics: statistics, lifecycle: lifecycle, admission: RequestAdmission(), logger: logger
+            dispatcher: dispatcher, statistics: statistics, lifecycle: lifecycle, admission: RequestAdmission(), usage: usage, logger: logger
         )
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -140,6 +143,8 @@ public final class Daemon: Sendable {
             logger.error("accepting connections failed", metadata: ["error": "\(failure)"])
             throw SocketSetupError(message: "accepting connections on \(listener.path) failed: \(failure)")
         }
+        // Every request has ended: its row is queued; write what is queued before exiting.
+        await usage.ledger.close()
         logger.notice("gigachatd stopped")
     }
 
@@ -242,8 +247,10 @@ public final class Daemon: Sendable {
             if configuration.socket.path != initialConfiguration.socket.path {
                 logger.warning("the socket path cannot change on reload; restart gigachatd to move it")
             }
+            // Checked before anything changes, so a bad HTTP setting refuses the whole reload.
+            let httpSettings = try running.http.settings(for: configuration, environment: running.reloadSources.environment)
             try await running.upstream.reload(configuration)
-            try running.http.reload(configuration, environment: running.reloadSources.environment)
+            running.http.apply(httpSettings)
             logger.notice("configuration reloaded")
         } catch let error as ConfigurationError {
             failure = error.message
@@ -343,6 +350,29 @@ public final class Daemon: Sendable {
             parts.append("last reload failed: \(reloadError)")
         }
         return parts.joined(separator: "; ")
+    }
+
+    // MARK: Usage ledger
+
+    /// The ledger and the budgets, from the environment (GIGACHATD_LEDGER_*, GIGACHATD_BUDGETS). A bad
+    /// setting is a configuration error; a ledger that cannot be written is not (it reports and recovers).
+    private static func openUsageLedger(environment: [String: String], logger: Logger) throws(ConfigurationError) -> UsageAccounting {
+        var configuration: LedgerConfiguration
+        let budgets: Budgets
+        do {
+            configuration = try LedgerConfiguration.fromEnvironment(environment, stateDirectory: Configuration.stateDirectory(environment: environment))
+            budgets = try Budgets.parse(environment["GIGACHATD_BUDGETS"] ?? "")
+        } catch {
+            throw ConfigurationError(error.message)
+        }
+        configuration.onEvent = { event in
+            switch event {
+            case .failed(let reason): logger.warning("usage ledger cannot be written; requests go on", metadata: ["error": "\(reason)"])
+            case .recovered: logger.info("usage ledger is written again")
+            case .dropped(let count, let reason): logger.warning("usage ledger dropped rows", metadata: ["rows": "\(count)", "reason": "\(reason)"])
+            }
+        }
+        return UsageAccounting(ledger: Ledger(configuration: configuration), budgets: budgets)
     }
 
     // MARK: Helpers

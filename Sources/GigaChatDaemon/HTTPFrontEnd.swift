@@ -105,9 +105,14 @@ struct HTTPFrontEnd: Sendable {
         await server.endAll()
     }
 
+    /// The settings a reload would bring, read and checked.
+    func settings(for configuration: Configuration, environment: [String: String]) throws(ConfigurationError) -> OpenAISettings {
+        try OpenAISettings.load(environment: environment, configFile: configuration.configFile, rpcSocket: configuration.socket)
+    }
+
     /// New model aliases on reload (the listeners stay as they are).
-    func reload(_ configuration: Configuration, environment: [String: String]) throws(ConfigurationError) {
-        server.update(try OpenAISettings.load(environment: environment, configFile: configuration.configFile, rpcSocket: configuration.socket))
+    func apply(_ settings: OpenAISettings) {
+        server.update(settings)
     }
 
     func removeSockets() {

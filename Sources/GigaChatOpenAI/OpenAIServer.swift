@@ -191,12 +191,15 @@ public final class OpenAIServer: Sendable {
                 var head: HTTPRequestHead?
                 var body: [UInt8] = []
                 var limit = 0
+                var pendingLimit = 0
                 for try await part in inbound {
                     switch part {
                     case .head(let requestHead):
                         head = requestHead
                         body = []
-                        limit = await bodyLimit(for: requestHead.uri)
+                        let configuration = await client().configuration
+                        limit = requestHead.uri.hasPrefix("/api/v1/files") ? GigaChatForward.maxUploadBytes : configuration.maxLineBytes
+                        pendingLimit = configuration.maxPendingBytes
                         if let declared = requestHead.headers.first(name: "Content-Length").flatMap({ Int($0) }), declared > limit {
                             await tooLarge(requestHead, limit: limit, outbound: outbound, allocator: connection.channel.allocator)
                             return
@@ -208,6 +211,10 @@ public final class OpenAIServer: Sendable {
                         guard let requestHead = head else { continue }
                         guard buffer.readableBytes <= limit - body.count else {
                             await tooLarge(requestHead, limit: limit, outbound: outbound, allocator: connection.channel.allocator)
+                            return
+                        }
+                        guard await registry.hold(entry, buffer.readableBytes, limit: pendingLimit) else {
+                            await tooMuchPending(requestHead, limit: pendingLimit, outbound: outbound, allocator: connection.channel.allocator)
                             return
                         }
                         body.append(contentsOf: buffer.readableBytesView)
@@ -230,11 +237,6 @@ public final class OpenAIServer: Sendable {
         await registry.closed(entry)
     }
 
-    private func bodyLimit(for uri: String) async -> Int {
-        if uri.hasPrefix("/api/v1/files") { return GigaChatForward.maxUploadBytes }
-        return await client().configuration.maxLineBytes
-    }
-
     private func tooLarge(
         _ head: HTTPRequestHead, limit: Int, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, allocator: ByteBufferAllocator
     ) async {
@@ -246,6 +248,21 @@ public final class OpenAIServer: Sendable {
             .payloadTooLarge, "the request body is larger than \(limit) bytes (GIGACHATD_MAX_LINE_BYTES)", code: "request_too_large"
         )
         try? await response.sendJSON(error.status, error.json)
+    }
+
+    private func tooMuchPending(
+        _ head: HTTPRequestHead, limit: Int, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, allocator: ByteBufferAllocator
+    ) async {
+        let response = ResponseWriter(
+            outbound: outbound, allocator: allocator, version: head.version, keepAlive: false, requestID: "req_" + RandomID.make(count: 24),
+            progress: WriteProgress()
+        )
+        let error = OpenAIError(
+            .tooManyRequests,
+            "the requests gigachatd holds would pass its limit of \(limit) bytes (GIGACHATD_MAX_PENDING_BYTES); try again later",
+            type: "rate_limit_error", code: "too_many_requests", retryAfter: 1
+        )
+        try? await response.sendJSON(error.status, error.json, headers: [("Retry-After", "1")])
     }
 
     /// Answers one request; false when the connection must close after it.
@@ -266,6 +283,7 @@ public final class OpenAIServer: Sendable {
         requestLogger[metadataKey: "http"] = "\(request.method.rawValue) \(ControlCharacters.escaped(request.path))"
         let gigaChatShape = request.path.hasPrefix("/api/")
         if let refusal {
+            await registry.release(entry)
             let error: OpenAIError
             switch refusal {
             case .draining:

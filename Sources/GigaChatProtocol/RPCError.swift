@@ -44,6 +44,8 @@ public struct RPCErrorCode: RawRepresentable, Hashable, Sendable, CustomStringCo
     /// A stop event: the model is switched off for now (423, or 403 "temporarily unavailable due to
     /// technical reasons"). Never retried.
     public static let modelUnavailable = RPCErrorCode(rawValue: -32014)
+    /// The client's daily budget (GIGACHATD_BUDGETS) is used up; nothing was sent upstream.
+    public static let budgetExceeded = RPCErrorCode(rawValue: -32015)
 
     public var description: String { String(rawValue) }
 }

@@ -6,6 +6,9 @@ public enum RPCMethod {
     public static let filesContent = "files.content"
     public static let aiCheck = "ai.check"
     public static let functionsConvert = "functions.convert"
+    /// The usage ledger (docs/USAGE.md).
+    public static let usageSummary = "usage.summary"
+    public static let usageLog = "usage.log"
     public static let status = "status"
     public static let cancel = "cancel"
     public static let models = "models"

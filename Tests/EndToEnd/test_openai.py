@@ -764,3 +764,44 @@ def test_docs_example_runs(front: Any, testenv: Any, tmp_path: Path, index: int)
     result = subprocess.run(argv, env=testenv.base(), capture_output=True, text=True, timeout=50, cwd=tmp_path)
     assert result.returncode == 0, f"example {index} ({language}) failed:\n{code}\n--- stderr ---\n{result.stderr}"
     assert "Echo:" in result.stdout or '"GigaChat"' in result.stdout or "[" in result.stdout, result.stdout
+
+
+def test_sighup_rereads_the_aliases(front: Any, testenv: Any) -> None:
+    conf = testenv.config / "gigachat" / "gigachatd.conf"
+    conf.parent.mkdir(mode=0o700, exist_ok=True)
+    conf.write_text('GIGACHATD_OPENAI_MODEL_ALIASES={"old-name":"GigaChat"}\n')
+    conf.chmod(0o600)
+    f = front(env={"GIGACHATD_OPENAI_MODEL_ALIASES": None})
+    client = f.client()
+    assert client.models.retrieve("old-name").id == "old-name"
+    conf.write_text('GIGACHATD_OPENAI_MODEL_ALIASES={"new-name":"GigaChat-2"}\n')
+    f.d.signal(signal.SIGHUP)
+    assert wait_until(lambda: "configuration reloaded" in f.d.stderr(), 10), f.d.diagnostics()
+    assert client.models.retrieve("new-name").owned_by.endswith("GigaChat-2")
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("old-name")
+    # A bad value refuses the reload and keeps the aliases that work.
+    conf.write_text("GIGACHATD_OPENAI_MODEL_ALIASES=[1]\n")
+    f.d.signal(signal.SIGHUP)
+    assert wait_until(lambda: "reload failed" in f.d.stderr(), 10), f.d.diagnostics()
+    assert client.models.retrieve("new-name").id == "new-name"
+
+
+def test_bodies_held_at_once_are_capped(front: Any, fake_api: FakeGigaChat) -> None:
+    fake_api.configure(first_byte_delay=1.5)
+    f = front(env={"GIGACHATD_MAX_PENDING_BYTES": str(1 << 20), "GIGACHATD_MAX_LINE_BYTES": str(1 << 20)})
+    big = {"model": "GigaChat", "messages": [{"role": "user", "content": "x" * 700_000}]}
+    results: list[int] = []
+
+    def one() -> None:
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(f.sock)), base_url="http://gigachatd", timeout=20) as http:
+            results.append(http.post("/v1/chat/completions", json=big).status_code)
+
+    first = threading.Thread(target=one)
+    first.start()
+    assert wait_until(lambda: len(fake_api.state.chat_requests) == 1, 5)
+    one()  # while the first one's body is held
+    first.join()
+    assert sorted(results) == [200, 429]
+    one()  # released again once the first was answered
+    assert results[-1] == 200

@@ -40,7 +40,15 @@ extension Configuration {
     }
 
     /// $XDG_STATE_HOME/gigachat (or ~/.local/state/gigachat): conversations and other state.
+    ///
+    /// Under systemd, the unit's StateDirectory= ($STATE_DIRECTORY) comes first: with ProtectHome=read-only
+    /// it is the only place in the home directory the service may write. For a user unit that is
+    /// ~/.local/state/gigachat from systemd 254 on, but ~/.config/gigachat on systemd 252.
     public static func stateDirectory(environment: [String: String]) -> String {
+        if let directories = environment["STATE_DIRECTORY"], let first = directories.split(separator: ":").first,
+           first.hasPrefix("/") {
+            return String(first)
+        }
         if let xdg = environment["XDG_STATE_HOME"], xdg.hasPrefix("/") { return "\(xdg)/gigachat" }
         if let home = environment["HOME"], home.hasPrefix("/") { return "\(home)/.local/state/gigachat" }
         return "/tmp/gigachat-\(getuid())/state"
@@ -92,8 +100,9 @@ extension Configuration {
         // LoadCredential= copies the key once, when the service starts, so the copy above never changes
         // on reload. The unit names the file the copy came from; reading that file on every load is what
         // lets `systemctl reload` switch to a replaced key.
-        if let path = sources.environment[credentialsFileVariable] ?? credentialsFile, !path.isEmpty {
-            values[.credentials] = try readCredentialsFile(path, allowInsecure: sources.allowInsecurePermissions)
+        if let path = sources.environment[credentialsFileVariable] ?? credentialsFile, !path.isEmpty,
+           let key = try readCredentialsFile(path, allowInsecure: sources.allowInsecurePermissions) {
+            values[.credentials] = key
         }
         for (key, value) in sources.flags { values[key] = value }
 
@@ -112,14 +121,14 @@ extension Configuration {
     /// on every reload. It outranks the environment and $CREDENTIALS_DIRECTORY; only a flag beats it.
     public static let credentialsFileVariable = "GIGACHATD_CREDENTIALS_FILE"
 
-    /// The key in `path`, trimmed; the file must be private like every other file that holds a secret.
-    static func readCredentialsFile(_ path: String, allowInsecure: Bool) throws(ConfigurationError) -> String {
+    /// The key in `path`, trimmed, or nil when there is no such file: a unit that logs in with a password
+    /// instead replaces LoadCredential= and has no key file, and the unit's setting still names one. The
+    /// file must be private like every other file that holds a secret.
+    static func readCredentialsFile(_ path: String, allowInsecure: Bool) throws(ConfigurationError) -> String? {
         guard path.hasPrefix("/") else {
             throw ConfigurationError("\(credentialsFileVariable) must be an absolute path, got \"\(path)\"")
         }
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw ConfigurationError("credentials file \(path) (\(credentialsFileVariable)) does not exist")
-        }
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
         try checkPrivate(path, allowInsecure: allowInsecure)
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationError("cannot read credentials file \(path)")

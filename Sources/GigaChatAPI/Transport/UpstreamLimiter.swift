@@ -1,34 +1,31 @@
+import GigaChatProtocol
+
 /// Lets at most `limit` requests run upstream at once; the rest wait, shared fairly between clients.
 ///
 /// A personal key gets 429 for a second concurrent request, so this queue is what keeps scripts from
-/// ever seeing those. Waiters are grouped by owner (the daemon uses one owner per client connection) and
-/// served round robin between owners, FIFO within one: a batch script with hundreds of queued requests
-/// delays an interactive request by at most one turn, not by its whole backlog. A waiter whose task is
-/// cancelled (its client left, or sent `cancel`) leaves the queue at once.
+/// ever seeing those. Who goes next is `FairPriorityQueue`'s rule: interactive requests before normal
+/// ones before batch ones, with a bound so lower classes always move; within a class, round robin between
+/// owners (the daemon uses one owner per client connection) and FIFO within one, so a batch script with
+/// hundreds of queued requests delays an interactive request by at most one turn, not by its whole
+/// backlog. A waiter whose task is cancelled (its client left, or sent `cancel`) leaves the queue at once.
 public actor UpstreamLimiter {
     /// Who a request belongs to, for fair sharing; requests that set none share owner 0.
     @TaskLocal public static var owner: UInt64 = 0
+    /// How soon the request should run.
+    @TaskLocal public static var priority: Priority = .normal
     /// Told how many requests are ahead when a request has to wait for a slot, so its client knows it is
     /// queued rather than stuck.
     @TaskLocal public static var onQueued: (@Sendable (Int) async -> Void)?
 
-    private struct Waiter {
-        let id: UInt64
-        let continuation: CheckedContinuation<Void, any Error>
-    }
-
     public private(set) var limit: Int
     public private(set) var inFlight = 0
-    /// Queued waiters per owner, FIFO.
-    private var queues: [UInt64: [Waiter]] = [:]
-    /// Owners with waiters, in the order they get their next turn.
-    private var turns: [UInt64] = []
-    public private(set) var queued = 0
-    private var nextID: UInt64 = 0
+    private var waiting = FairPriorityQueue<CheckedContinuation<Void, any Error>>()
 
     public init(limit: Int) {
         self.limit = max(1, limit)
     }
+
+    public var queued: Int { waiting.count }
 
     /// Changes the limit (configuration reload); extra room is handed to waiters at once.
     public func setLimit(_ newLimit: Int) {
@@ -44,7 +41,10 @@ public actor UpstreamLimiter {
         if let onQueued = Self.onQueued, let ahead = await requestsAheadOfANewcomer() {
             await onQueued(ahead)
         }
-        try await acquire(owner: Self.owner)
+        let waitStarted = ContinuousClock.now
+        try await acquire(owner: Self.owner, priority: Self.priority)
+        let waited = ContinuousClock.now - waitStarted
+        RequestMetrics.current?.update { $0.queueWait += waited }
         do {
             let result = try await operation()
             await release()
@@ -57,27 +57,25 @@ public actor UpstreamLimiter {
 
     /// How many requests a request arriving now would wait behind; nil when it would start at once.
     private func requestsAheadOfANewcomer() -> Int? {
-        inFlight < limit && queued == 0 ? nil : inFlight + queued
+        inFlight < limit && waiting.isEmpty ? nil : inFlight + waiting.count
     }
 
-    private func acquire(owner: UInt64) async throws {
+    private func acquire(owner: UInt64, priority: Priority) async throws {
         try Task.checkCancellation()
-        if inFlight < limit, queued == 0 {
+        if inFlight < limit, waiting.isEmpty {
             inFlight += 1
             return
         }
-        nextID += 1
-        let id = nextID
+        // The ticket is known only inside the continuation's closure; the cancellation handler may run
+        // before that, so it goes through this box (touched on this actor only).
+        let ticket = TicketBox()
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                if queues[owner, default: []].isEmpty { turns.append(owner) }
-                queues[owner, default: []].append(Waiter(id: id, continuation: continuation))
-                queued += 1
-                // The cancellation handler may have run before we were enqueued.
-                if Task.isCancelled { cancelWaiter(id, owner: owner) }
+                ticket.value = waiting.enqueue(continuation, owner: owner, priority: priority)
+                if Task.isCancelled { cancelWaiter(ticket) }
             }
         } onCancel: {
-            Task { await self.cancelWaiter(id, owner: owner) }
+            Task { await self.cancelWaiter(ticket) }
         }
     }
 
@@ -86,33 +84,21 @@ public actor UpstreamLimiter {
         resumeWaiters()
     }
 
-    private func cancelWaiter(_ id: UInt64, owner: UInt64) {
-        guard var queue = queues[owner], let index = queue.firstIndex(where: { $0.id == id }) else { return }
-        let waiter = queue.remove(at: index)
-        queued -= 1
-        if queue.isEmpty {
-            queues[owner] = nil
-            turns.removeAll { $0 == owner }
-        } else {
-            queues[owner] = queue
-        }
-        waiter.continuation.resume(throwing: CancellationError())
+    private func cancelWaiter(_ ticket: TicketBox) {
+        guard let value = ticket.value, let continuation = waiting.remove(value) else { return }
+        continuation.resume(throwing: CancellationError())
     }
 
     private func resumeWaiters() {
-        while inFlight < limit, !turns.isEmpty {
-            let owner = turns.removeFirst()
-            guard var queue = queues[owner], !queue.isEmpty else { continue }
-            let waiter = queue.removeFirst()
-            if queue.isEmpty {
-                queues[owner] = nil
-            } else {
-                queues[owner] = queue
-                turns.append(owner)  // its next request waits for every other owner's turn
-            }
-            queued -= 1
+        while inFlight < limit, let continuation = waiting.dequeue() {
             inFlight += 1
-            waiter.continuation.resume()
+            continuation.resume()
         }
     }
+}
+
+/// A waiter's place in the queue, once it has one.
+private final class TicketBox: @unchecked Sendable {
+    // @unchecked: read and written only on the limiter's actor.
+    var value: FairPriorityQueue<CheckedContinuation<Void, any Error>>.Ticket?
 }

@@ -7,7 +7,7 @@ import GigaChatProtocol
 /// contract's non-stream shape.
 struct ChatMethod: Sendable {
     /// Params the daemon consumes itself instead of passing them to the API.
-    static let daemonParams: Set<String> = ["session_id", "conversation", "deadline_ms"]
+    static let daemonParams: Set<String> = ["session_id", "conversation", "deadline_ms", "priority"]
 
     let contract: ChatContract
     let upstream: UpstreamService
@@ -17,6 +17,7 @@ struct ChatMethod: Sendable {
     /// What a chat keeps while it waits for its turn: the body already serialized (about the size of its
     /// request line) rather than the parsed tree (many times that), unless a conversation needs the tree.
     private struct Prepared: Sendable {
+        var model: String?
         var sessionID: String?
         var conversation: String?
         /// Set for a conversation turn, which merges the stored history into it.
@@ -27,7 +28,11 @@ struct ChatMethod: Sendable {
     /// Validates the params and serializes the body; the parsed tree ends with this call.
     private static func prepare(_ params: Params, contract: ChatContract, client: GigaChatClient) throws(RPCError) -> Prepared {
         let body = try validatedBody(params, contract: contract)
-        var prepared = Prepared(sessionID: try params.headerValue("session_id"), conversation: try params.string("conversation"))
+        var prepared = Prepared(
+            model: body["model"]?.stringValue,
+            sessionID: try params.headerValue("session_id"),
+            conversation: try params.string("conversation")
+        )
         if let name = prepared.conversation {
             try ConversationStore.validate(name)
             prepared.body = body
@@ -46,6 +51,11 @@ struct ChatMethod: Sendable {
         } catch {
             params.markConsumed()
             throw error
+        }
+        RequestMetrics.current?.update { metrics in
+            metrics.modelRequested = prepared.model ?? client.configuration.model
+            metrics.conversation = prepared.conversation
+            metrics.sessionID = prepared.sessionID
         }
         guard let name = prepared.conversation, let body = prepared.body else {
             guard let serialized = prepared.serialized else { return .null }
@@ -71,7 +81,7 @@ struct ChatMethod: Sendable {
             withHistory["messages"] = .array(merged.compactMap { contract == .v1 ? MessageForms.v1($0) : MessageForms.v2($0) })
             let result = try await send(
                 client.prepareChat(withHistory, contract: contract.upstream),
-                sessionID: prepared.sessionID ?? conversation.sessionID,
+                sessionID: Self.noting(prepared.sessionID ?? conversation.sessionID),
                 client: client,
                 context: context
             )
@@ -115,6 +125,12 @@ struct ChatMethod: Sendable {
         } catch {
             throw error.rpcError
         }
+    }
+
+    /// The session id a turn is sent with, noted for the usage ledger.
+    private static func noting(_ sessionID: String?) -> String? {
+        RequestMetrics.current?.update { $0.sessionID = sessionID }
+        return sessionID
     }
 
     static func deltaParams(_ delta: ChatDelta, id: RPCID) -> JSONObject {

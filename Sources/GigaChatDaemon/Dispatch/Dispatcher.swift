@@ -1,6 +1,7 @@
 import Foundation
 import GigaChatAPI
 import GigaChatProtocol
+import UsageLedger
 
 /// Routes a validated request to its method and returns the one final result or error.
 struct Dispatcher: Sendable {
@@ -8,11 +9,16 @@ struct Dispatcher: Sendable {
     let statistics: DaemonStatistics
     let lifecycle: Lifecycle
     let fileIO: FileIO
+    let usage: UsageAccounting
     /// The state directory does not change on reload (it follows XDG_STATE_HOME), so one store serves.
     let conversations: ConversationStore
     let uploads: UploadPolicy
 
-    init(upstream: UpstreamService, statistics: DaemonStatistics, lifecycle: Lifecycle, fileIO: FileIO, configuration: Configuration) {
+    init(
+        upstream: UpstreamService, statistics: DaemonStatistics, lifecycle: Lifecycle, fileIO: FileIO, usage: UsageAccounting,
+        configuration: Configuration
+    ) {
+        self.usage = usage
         self.upstream = upstream
         self.statistics = statistics
         self.lifecycle = lifecycle
@@ -47,7 +53,7 @@ struct Dispatcher: Sendable {
         box.markConsumed()
         switch method {
         case RPCMethod.status:
-            return await StatusMethod(upstream: upstream, statistics: statistics, lifecycle: lifecycle)()
+            return await StatusMethod(upstream: upstream, statistics: statistics, lifecycle: lifecycle, usage: usage)()
         case RPCMethod.cancel:
             return try await cancel(params, context: context)
         case RPCMethod.models:
@@ -106,6 +112,10 @@ struct Dispatcher: Sendable {
             }
             guard deleted else { throw RPCError(.localError, "no conversation named \(name)") }
             return ["name": .string(name), "deleted": true]
+        case RPCMethod.usageSummary:
+            return try await UsageRPC.summary(params.object, ledger: usage.ledger, budgets: usage.budgets)
+        case RPCMethod.usageLog:
+            return try await UsageRPC.log(params.object, ledger: usage.ledger)
         case RPCMethod.filesContent:
             return try await FilesContentMethod(upstream: upstream, fileIO: fileIO)(params)
         case RPCMethod.aiCheck:

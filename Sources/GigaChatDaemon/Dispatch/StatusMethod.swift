@@ -1,12 +1,14 @@
 import Foundation
 import GigaChatAPI
 import GigaChatProtocol
+import UsageLedger
 
 /// `status`: what a person or a monitor wants to know about the daemon. Never the token or credentials.
 struct StatusMethod: Sendable {
     let upstream: UpstreamService
     let statistics: DaemonStatistics
     let lifecycle: Lifecycle
+    let usage: UsageAccounting
 
     func callAsFunction() async -> JSONValue {
         let client = await upstream.client
@@ -49,6 +51,8 @@ struct StatusMethod: Sendable {
             "connections": .int(Int64(await statistics.connections)),
             // Why the last SIGHUP was refused (the daemon kept its previous configuration), until one succeeds.
             "reload": ["last_error": (await lifecycle.reloadError).map(JSONValue.string) ?? .null],
+            // Today's totals and the ledger's health (docs/USAGE.md).
+            "usage": await UsageRPC.status(usage.ledger),
         ]
         return .object(result)
     }

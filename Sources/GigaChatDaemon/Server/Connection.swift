@@ -3,6 +3,7 @@ import GigaChatProtocol
 import Glibc
 import Logging
 import NIOCore
+import UsageLedger
 
 /// One client connection: reads request lines, runs each request concurrently, and writes exactly one
 /// final response per request id, also when the request fails or is cancelled.
@@ -11,13 +12,14 @@ struct Connection: Sendable {
     let statistics: DaemonStatistics
     let lifecycle: Lifecycle
     let admission: RequestAdmission
+    let usage: UsageAccounting
     let logger: Logger
 
     /// The largest `deadline_ms` a request may ask for (a day); GIGACHATD_REQUEST_TIMEOUT still applies.
     static let maxDeadlineMilliseconds: Int64 = 86_400_000
 
     func serve(_ channel: NIOAsyncChannel<LineFrame, ByteBuffer>) async {
-        guard let peer = await PeerCredentials.of(channel.channel) else {
+        guard var peer = await PeerCredentials.of(channel.channel) else {
             // Gone before we could ask who it was (a readiness probe, a client that connects and
             // closes): nothing to refuse, nothing to log as an intrusion.
             logger.debug("connection closed before its peer credentials could be read")
@@ -28,6 +30,8 @@ struct Connection: Sendable {
             await refuse(channel, peer: peer.uid)
             return
         }
+        // Three small /proc reads, once per connection, so every request's ledger row names its client.
+        peer.client = ClientIdentity.of(pid: peer.pid)
         let requests = ConnectionRequests()
         await statistics.connectionOpened()
         await lifecycle.opened(channel.channel, requests: requests)
@@ -143,6 +147,12 @@ struct Connection: Sendable {
             }
             deadline = min(deadline, .milliseconds(milliseconds))
         }
+        let priority: Priority
+        do throws(RPCError) {
+            priority = try Priority.parse(request.params["priority"])
+        } catch {
+            return try await refuse(error)
+        }
         if let refusal = await admission.admit(lineBytes: lineBytes, maxRequests: configuration.maxRequests, maxBytes: configuration.maxPendingBytes) {
             return try await refuse(refusal)
         }
@@ -154,7 +164,9 @@ struct Connection: Sendable {
         header.params = [:]
         let started = await requests.start(request.id, limit: configuration.maxRequestsPerConnection) { [header] key in
             await withTaskExecutorPreference(executor) {
-                await run(header, params: params, key: key, deadline: requestDeadline, peer: peer, requests: requests, writer: writer)
+                await UpstreamLimiter.$priority.withValue(priority) {
+                    await run(header, params: params, key: key, deadline: requestDeadline, peer: peer, requests: requests, writer: writer)
+                }
             }
             await admission.release(lineBytes: lineBytes)
         }
@@ -189,6 +201,8 @@ struct Connection: Sendable {
         )
         let clock = ContinuousClock()
         let started = clock.now
+        let startedAtMilliseconds = TokenManager.nowMilliseconds()
+        let metrics = RequestMetrics()
         let timer = writer.eventLoop.scheduleTask(in: .milliseconds(Durations.milliseconds(deadline))) {
             Task { await requests.end(key, .deadline) }
         }
@@ -202,10 +216,18 @@ struct Connection: Sendable {
                 try? await writer.send(.notification(method: RPCMethod.requestQueued, params: params))
             }
         }
-        var result = await UpstreamLimiter.$owner.withValue(owner) {
-            await UpstreamLimiter.$onQueued.withValue(onQueued) {
-                await RequestLog.$logger.withValue(requestLogger) {
-                    await dispatcher.handle(request, params: params, context: context)
+        var result: Result<JSONValue, RPCError>
+        if let refusal = await usage.refusal(for: request.method, client: peer.client) {
+            params.markConsumed()
+            result = .failure(refusal)
+        } else {
+            result = await UpstreamLimiter.$owner.withValue(owner) {
+                await UpstreamLimiter.$onQueued.withValue(onQueued) {
+                    await RequestMetrics.$current.withValue(metrics) {
+                        await RequestLog.$logger.withValue(requestLogger) {
+                            await dispatcher.handle(request, params: params, context: context)
+                        }
+                    }
                 }
             }
         }
@@ -217,6 +239,7 @@ struct Connection: Sendable {
             // Ended by the drain, not by its client: say so, and keep what was streamed (data.partial).
             result = .failure(RPCError(.shuttingDown, "gigachatd shut down before the request finished (GIGACHATD_DRAIN_TIMEOUT)", data: error.data))
         }
+        usage.record(method: request.method, startedAtMilliseconds: startedAtMilliseconds, metrics: metrics.values, client: peer.client, result: result)
         let milliseconds = Durations.milliseconds(clock.now - started)
         var upstreamError: String?
         switch result {

@@ -1,13 +1,16 @@
 internal import CLinux
 import Glibc
 import NIOCore
+import UsageLedger
 
 /// Who is on the other end of a Unix socket connection (SO_PEERCRED), checked on every accept as
 /// ssh-agent does: the socket's mode is the first fence, this is the second.
-struct PeerCredentials: Sendable, Equatable {
+struct PeerCredentials: Sendable {
     var pid: pid_t
     var uid: uid_t
     var gid: gid_t
+    /// The process behind the pid, for the usage ledger (read once per connection).
+    var client = ClientIdentity()
 
     /// The peer's credentials, or nil if the kernel would not say.
     static func of(_ channel: any Channel) async -> PeerCredentials? {

@@ -16,21 +16,42 @@ actor Registry {
         }
     }
 
-    private var entries: [ObjectIdentifier: (entry: Entry, busy: Bool)] = [:]
+    private struct Slot {
+        let entry: Entry
+        var busy = false
+        /// Request-body bytes this connection holds now (read, or being answered).
+        var held = 0
+    }
+
+    private var entries: [ObjectIdentifier: Slot] = [:]
     private(set) var draining = false
     private(set) var running = 0
     private(set) var served = 0
+    /// Request-body bytes all connections hold, capped like the JSON-RPC side's request lines.
+    private(set) var heldBytes = 0
 
     /// Registers a new connection; nil when the daemon is shutting down (the caller closes it).
     func opened(_ channel: any Channel) -> Entry? {
         guard !draining else { return nil }
         let entry = Entry(channel: channel)
-        entries[ObjectIdentifier(entry)] = (entry, false)
+        entries[ObjectIdentifier(entry)] = Slot(entry: entry)
         return entry
     }
 
     func closed(_ entry: Entry) {
-        if entries.removeValue(forKey: ObjectIdentifier(entry))?.busy == true { running -= 1 }
+        guard let slot = entries.removeValue(forKey: ObjectIdentifier(entry)) else { return }
+        if slot.busy { running -= 1 }
+        heldBytes -= slot.held
+    }
+
+    /// Counts `count` more body bytes for `entry`; false when that would pass `limit` across all connections
+    /// (one request is always let through, however large, as on the JSON-RPC side).
+    func hold(_ entry: Entry, _ count: Int, limit: Int) -> Bool {
+        guard entries[ObjectIdentifier(entry)] != nil else { return false }
+        if heldBytes > 0, count > limit - heldBytes { return false }
+        heldBytes += count
+        entries[ObjectIdentifier(entry)]?.held += count
+        return true
     }
 
     /// A request arrived on `entry`. Refused (nil) past `limit` running requests or while draining.
@@ -43,15 +64,24 @@ actor Registry {
         return nil
     }
 
+    /// Lets go of the body bytes of a request that was refused.
+    func release(_ entry: Entry) {
+        guard let slot = entries[ObjectIdentifier(entry)] else { return }
+        heldBytes -= slot.held
+        entries[ObjectIdentifier(entry)]?.held = 0
+    }
+
     enum Refusal: Sendable {
         case draining, tooMany
     }
 
     /// The request on `entry` is answered; false when the connection must close now (draining).
     func end(_ entry: Entry) -> Bool {
-        if entries[ObjectIdentifier(entry)]?.busy == true {
+        if let slot = entries[ObjectIdentifier(entry)] {
+            if slot.busy { running -= 1 }
+            heldBytes -= slot.held
             entries[ObjectIdentifier(entry)]?.busy = false
-            running -= 1
+            entries[ObjectIdentifier(entry)]?.held = 0
         }
         served += 1
         return !draining
@@ -62,17 +92,17 @@ actor Registry {
     /// No new connections or requests; idle connections close now, busy ones after their response.
     func beginDrain() {
         draining = true
-        for (entry, busy) in entries.values where !busy {
-            entry.channel.close(promise: nil)
+        for slot in entries.values where !slot.busy {
+            slot.entry.channel.close(promise: nil)
         }
     }
 
     /// Ends every running request and closes every connection.
     func endAll() {
         draining = true
-        for (entry, _) in entries.values {
-            entry.current.end(.shutdown)
-            entry.channel.close(promise: nil)
+        for slot in entries.values {
+            slot.entry.current.end(.shutdown)
+            slot.entry.channel.close(promise: nil)
         }
     }
 }

@@ -7,16 +7,22 @@ enum ClientExit {
     static let daemonUnavailable = ExitCode(3)
     static let upstreamAuth = ExitCode(4)
     static let rateLimited = ExitCode(5)
+    static let noTokensLeft = ExitCode(6)
+    static let modelUnavailable = ExitCode(7)
+    static let budgetExceeded = ExitCode(8)
     static let usage = ExitCode.validationFailure  // 64, from swift-argument-parser
     static let interrupted = ExitCode(130)
 
     static let helpText = """
         Exit status:
           0    success
-          1    the API or the daemon reported an error
-          3    gigachatd is not running or cannot be reached
+          1    the API or the daemon reported an error, or --timeout passed
+          3    gigachatd is not running, cannot be reached, could not start or did not answer
           4    the API rejected the credentials, or none are configured
           5    rate limited beyond what gigachatd waits for
+          6    no tokens left for this model on the key (the API answered 402)
+          7    the model is switched off for now (a stop event: 423, or 403 "temporarily unavailable")
+          8    a daily budget of gigachatd (GIGACHATD_BUDGETS) is used up; it resets at local midnight
           64   bad usage: unknown option, missing argument, invalid parameter
           130  interrupted by Ctrl-C (the request was cancelled)
         """
@@ -26,6 +32,9 @@ enum ClientExit {
         switch error.code {
         case .upstreamAuth, .notConfigured: return upstreamAuth
         case .rateLimited: return rateLimited
+        case .paymentRequired: return noTokensLeft
+        case .modelUnavailable: return modelUnavailable
+        case .budgetExceeded: return budgetExceeded
         case .requestCancelled: return interrupted
         case .invalidParams, .invalidRequest, .methodNotFound, .parseError: return usage
         case .shuttingDown, .accessDenied: return daemonUnavailable

@@ -33,8 +33,9 @@ final class DaemonClient {
     /// Whether the daemon has sent anything at all on this connection: until then, a closed connection
     /// means it never started.
     private(set) var heardFrom = false
-    /// Ids of the status requests sent as liveness probes: their answers are nobody's business.
-    private var probeIDs: Set<RPCID> = []
+    /// Ids of the requests the client sends on its own (liveness probes, cancels): their answers are
+    /// not the caller's, and --json does not print them.
+    private var internalIDs: Set<RPCID> = []
     /// Lines for the caller's requests are passed to this (for --json output); the liveness probe's
     /// answer is not.
     var rawLineObserver: (([UInt8]) -> Void)?
@@ -178,14 +179,17 @@ final class DaemonClient {
         while ready.isEmpty {
             willWait?()
             if Interrupts.takePending() { return .interrupted }
-            if let deadline, ContinuousClock.now >= deadline { return nil }
+            // A deadline that has passed still gets a look at what already arrived.
             var fds = [pollfd(fd: socketFD, events: Int16(POLLIN), revents: 0)]
             let count = poll(&fds, 1, Self.slice(until: deadline))
             if count < 0 {
                 if errno == EINTR { continue }
                 throw ConnectError(.lost, String(cString: strerror(errno)))
             }
-            if count == 0 { continue }
+            if count == 0 {
+                if let deadline, ContinuousClock.now >= deadline { return nil }
+                continue
+            }
             var chunk = [UInt8](repeating: 0, count: 65536)
             let received = chunk.withUnsafeMutableBytes { recv(socketFD, $0.baseAddress, $0.count, 0) }
             if received < 0 {
@@ -242,7 +246,9 @@ final class DaemonClient {
         func stop(_ outcome: CallOutcome) {
             stopping = outcome
             grace = ContinuousClock.now + Self.cancelGrace
-            try? send(RPCRequest(id: makeID(), method: RPCMethod.cancel, params: ["id": id.json]), deadline: grace)
+            let cancel = makeID()
+            internalIDs.insert(cancel)
+            try? send(RPCRequest(id: cancel, method: RPCMethod.cancel, params: ["id": id.json]), deadline: grace)
         }
 
         while true {
@@ -260,7 +266,7 @@ final class DaemonClient {
                 if !heardFrom, let at = probeAt, now >= at {
                     probeAt = nil
                     let probe = makeID()
-                    probeIDs.insert(probe)
+                    internalIDs.insert(probe)
                     try send(RPCRequest(id: probe, method: RPCMethod.status), deadline: alive)
                 }
                 continue
@@ -272,13 +278,13 @@ final class DaemonClient {
             case .closed:
                 throw closedError("closed")
             case .message(let message, let line):
-                if case .response(let responseID?, _) = message, probeIDs.remove(responseID) != nil { continue }
+                if case .response(let responseID?, _) = message, internalIDs.remove(responseID) != nil { continue }
                 rawLineObserver?(line)
                 switch message {
                 case .notification(let method, let params):
                     if params["id"] == id.json { onNotification(method, params) }
                 case .response(let responseID, let result):
-                    guard responseID == id || responseID == nil else { continue }  // e.g. the cancel's own reply
+                    guard responseID == id || responseID == nil else { continue }
                     if let stopping { return stopping }
                     return .finished(result)
                 }

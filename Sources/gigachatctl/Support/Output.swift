@@ -50,8 +50,12 @@ enum Output {
     /// NO_COLOR unset (or empty) and TERM not "dumb": styles would be understood.
     static var colorAllowed: Bool {
         let noColor = getenv("NO_COLOR").map { !String(cString: $0).isEmpty } ?? false
-        let dumb = getenv("TERM").map { String(cString: $0) == "dumb" } ?? false
-        return !noColor && !dumb
+        return !noColor && !dumbTerminal
+    }
+
+    /// TERM=dumb: a terminal that understands no escape sequences at all.
+    static var dumbTerminal: Bool {
+        getenv("TERM").map { String(cString: $0) == "dumb" } ?? false
     }
 
     /// Columns of the terminal on standard output (80 when it cannot be told).

@@ -8,7 +8,8 @@ import GigaChatProtocol
 /// "waiting: N requests ahead" on a terminal's stderr while gigachatd holds the request back for an
 /// upstream slot (its `request.queued` notification), erased as soon as anything else is printed.
 final class QueueNotice {
-    private let enabled = Output.stderrIsTerminal
+    /// The notice is rewritten in place, which a dumb terminal cannot do.
+    private let enabled = Output.stderrIsTerminal && !Output.dumbTerminal
     private var shown = false
 
     /// Handles the notification if it is the queue notice; false for any other.

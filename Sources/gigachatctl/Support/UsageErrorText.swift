@@ -6,8 +6,10 @@ enum UsageErrorText {
     static let textCommands: [String: (flags: Set<Character>, valued: Set<String>)] = [
         "chat": (
             Set("msrcCuifxh"),
-            ["-m", "--model", "-s", "--system", "-r", "--role", "--temperature", "--max-tokens", "--session",
-             "-c", "--conversation", "--function", "-f", "--file", "--socket", "--connect-timeout", "--timeout"]
+            [
+                "-m", "--model", "-s", "--system", "-r", "--role", "--temperature", "--max-tokens", "--session",
+                "-c", "--conversation", "--function", "-f", "--file", "--socket", "--connect-timeout", "--timeout",
+            ]
         ),
         "tokens": (Set("mh"), ["-m", "--model", "--socket", "--connect-timeout", "--timeout"]),
         "embed": (Set("mh"), ["-m", "--model", "--socket", "--connect-timeout", "--timeout"]),

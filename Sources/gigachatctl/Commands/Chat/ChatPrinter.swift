@@ -22,7 +22,8 @@ final class ChatPrinter {
         self.style = style
         filter = .standardOutput(raw: raw)
         extractor = extract ? CodeBlockExtractor() : nil
-        renderer = !raw && !extract && Output.stdoutIsTerminal
+        renderer =
+            !raw && !extract && Output.stdoutIsTerminal
             ? ReplyRenderer(width: Output.terminalColumns, style: style) : nil
     }
 

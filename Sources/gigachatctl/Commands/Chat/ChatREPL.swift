@@ -75,7 +75,16 @@ final class ChatREPL {
     private func greet() {
         var subject: String
         if let conversation = settings.conversation {
-            let isNew = client.flatMap { try? ConversationCheck.isNew(conversation, client: $0, options: connection) } ?? false
+            var isNew = false
+            if let client {
+                do {
+                    isNew = try ConversationCheck.isNew(conversation, client: client, options: connection)
+                } catch {
+                    // Said already; the next turn connects afresh.
+                    lastFailure = (error as? ReportedFailure)?.exitCode ?? ClientExit.daemonUnavailable
+                    self.client = nil
+                }
+            }
             subject = isNew ? "new conversation \(conversation)" : "conversation \(conversation)"
         } else if !history.isEmpty {
             subject = "the last chat (\(history.count / 2) turns so far)"
@@ -137,9 +146,10 @@ final class ChatREPL {
             settings.system = argument.isEmpty ? nil : argument
             systemChanged = !argument.isEmpty
             if argument.isEmpty {
-                note(settings.conversation == nil
-                    ? "System prompt removed."
-                    : "System prompt no longer sent; the one stored in the conversation stays until /reset.")
+                note(
+                    settings.conversation == nil
+                        ? "System prompt removed."
+                        : "System prompt no longer sent; the one stored in the conversation stays until /reset.")
             } else {
                 note("System prompt set.")
             }

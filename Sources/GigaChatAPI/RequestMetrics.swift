@@ -1,0 +1,31 @@
+import NIOConcurrencyHelpers
+
+/// What the upstream layer measures about the request a task works for — time waiting for a slot, time
+/// upstream, retries, the endpoint — for the daemon's usage ledger. The daemon sets one per request; the
+/// limiter and the request cycle fill it, however deep they run.
+public final class RequestMetrics: Sendable {
+    /// The current request's metrics; nil outside a request.
+    @TaskLocal public static var current: RequestMetrics?
+
+    public struct Values: Sendable {
+        public var queueWait: Duration = .zero
+        public var upstream: Duration = .zero
+        public var retries = 0
+        /// The last API path called (`/chat/completions`, `/v2/chat/completions`, `/embeddings`, ...).
+        public var endpoint: String?
+        /// The model the request asked for, when it names one.
+        public var modelRequested: String?
+        public var conversation: String?
+        public var sessionID: String?
+    }
+
+    private let box = NIOLockedValueBox(Values())
+
+    public init() {}
+
+    public var values: Values { box.withLockedValue { $0 } }
+
+    public func update(_ change: (inout Values) -> Void) {
+        box.withLockedValue { change(&$0) }
+    }
+}

@@ -1,0 +1,50 @@
+import GigaChatAPI
+import GigaChatProtocol
+import UsageLedger
+
+/// The daemon's side of the usage ledger: one row per finished request, and the daily budgets checked
+/// before a request goes upstream. The ledger itself (SQLite on a thread of its own, never failing a
+/// request) is in UsageLedger.
+struct UsageAccounting: Sendable {
+    let ledger: Ledger
+    let budgets: Budgets
+
+    /// Methods that are about the daemon or the ledger itself: looking at usage is not usage.
+    static let unrecorded: Set<String> = [RPCMethod.status, RPCMethod.cancel, RPCMethod.usageSummary, RPCMethod.usageLog]
+    /// Methods that never reach the API, so no budget applies to them.
+    static let local: Set<String> = unrecorded.union([
+        RPCMethod.conversationsList, RPCMethod.conversationsShow, RPCMethod.conversationsDelete,
+    ])
+
+    /// The error for a request its client's budget does not allow; nil when it may go.
+    func refusal(for method: String, client: ClientIdentity) async -> RPCError? {
+        guard !budgets.rules.isEmpty, !Self.local.contains(method) else { return nil }
+        guard case .refuse(let refusal) = await ledger.checkBudget(for: client, budgets: budgets) else { return nil }
+        return RPCError(.budgetExceeded, refusal.message, data: refusal.data)
+    }
+
+    func record(
+        method: String,
+        startedAtMilliseconds: Int64,
+        metrics: RequestMetrics.Values,
+        client: ClientIdentity,
+        result: Result<JSONValue, RPCError>
+    ) {
+        guard !Self.unrecorded.contains(method) else { return }
+        var row = UsageRecord(
+            startedAtMs: startedAtMilliseconds,
+            queueWaitMs: Durations.milliseconds(metrics.queueWait),
+            upstreamMs: Durations.milliseconds(metrics.upstream),
+            method: method,
+            endpoint: metrics.endpoint,
+            contract: method == RPCMethod.chatCreate ? .v2 : .v1,
+            modelRequested: metrics.modelRequested,
+            retries: metrics.retries,
+            conversation: metrics.conversation,
+            sessionID: metrics.sessionID,
+            client: client
+        )
+        row.apply(result)
+        ledger.record(row)
+    }
+}

@@ -22,8 +22,9 @@ PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 APT_PACKAGES = libcurl4-openssl-dev libsystemd-dev libsqlite3-dev openssl socat jq systemd curl
-# Extra packages only the tests use (another uid for the peer-credential test, a pty for the REPL).
-APT_TEST_PACKAGES = util-linux
+# Extra packages only the tests use (another uid for the peer-credential test, a pty for the REPL;
+# unshare, nsenter, setpriv and useradd for the tests under a real systemd --user, test_user_manager.py).
+APT_TEST_PACKAGES = util-linux passwd
 
 # The version is defined once, in the code (GigaChatDVersion.current); the package takes it from there.
 VERSION := $(shell sed -n '/enum GigaChatDVersion/,/^}/s/.*static let current = "\([^"]*\)".*/\1/p' $$(grep -rl 'enum GigaChatDVersion' Sources))
@@ -34,7 +35,7 @@ DEB_ROOT := .build-deb/debian/gigachatd
 # dpkg-dev: dpkg-shlibdeps; lintian checks the result; binutils: strip.
 APT_DEB_PACKAGES = dpkg-dev lintian binutils
 
-.PHONY: all build release deps test-deps deb-deps test unit-test e2e-test demo install install-files uninstall deb print-deb bench clean sanitize
+.PHONY: all build release deps test-deps deb-deps test unit-test e2e-test demo install install-files uninstall deb deb-test print-deb bench clean sanitize
 
 all: build
 
@@ -144,6 +145,11 @@ deb: deb-deps release
 # The package's path, for scripts: GIGACHATD_DEB=$$(make -s print-deb)
 print-deb:
 	@echo $(DEB)
+
+# The tests under a real systemd --user again, this time with the package installed (apt-get install
+# ./gigachatd_*.deb, into the test's own namespace: the machine itself is not changed).
+deb-test: deb test-deps
+	GIGACHATD_DEB=$(CURDIR)/$(DEB) $(PYTHON) -m pytest -q Tests/EndToEnd/test_user_manager.py -k deb
 
 bench: test-deps
 	$(SWIFT) build $(RELEASE_FLAGS)

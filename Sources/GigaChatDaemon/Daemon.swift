@@ -341,6 +341,7 @@ public final class Daemon: Sendable {
         case let milliseconds?: parts.append("token valid until \(Timestamps.iso8601(milliseconds: milliseconds))")
         }
         parts.append("\(inFlight) in flight, \(queued) queued, \(served) served")
+        if let balance = await upstream.balance.summary { parts.append(balance) }
         if let tokenError { parts.append("token error: \(tokenError)") }
         // A failed token fetch also fails the requests that wait for it: say it once.
         if let error = await running.statistics.lastUpstreamError, !(tokenError?.hasPrefix(error) ?? false) {

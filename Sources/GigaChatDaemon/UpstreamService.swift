@@ -8,6 +8,7 @@ actor UpstreamService {
     private(set) var client: GigaChatClient
     let engine: CurlEngine
     let limiter: UpstreamLimiter
+    let balance: BalanceWatcher
     private let logger: Logger
 
     init(configuration: Configuration, logger: Logger) throws {
@@ -16,6 +17,7 @@ actor UpstreamService {
         self.engine = engine
         self.limiter = limiter
         self.logger = logger
+        self.balance = BalanceWatcher(logger: logger)
         self.client = try GigaChatClient(configuration: configuration, engine: engine, limiter: limiter, logger: logger)
     }
 
@@ -24,6 +26,7 @@ actor UpstreamService {
     /// Starts fetching a token in the background.
     func start() async {
         await client.tokens.start()
+        await balance.start(client: client)
     }
 
     /// Switches to a new configuration. Only new credentials (or a new way to fetch a token) get a new
@@ -42,9 +45,11 @@ actor UpstreamService {
         client = replacement
         await limiter.setLimit(configuration.effectiveMaxConnections)
         await replacement.tokens.start()
+        await balance.start(client: replacement)
     }
 
     func shutdown() async {
+        await balance.stop()
         await client.tokens.stop()
         engine.shutdown()
     }

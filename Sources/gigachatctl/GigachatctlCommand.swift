@@ -27,7 +27,8 @@ struct GigachatctlCommand: ParsableCommand {
         version: GigaChatDVersion.current,
         subcommands: [
             ChatCommand.self, ModelsCommand.self, EmbedCommand.self, TokensCommand.self, BalanceCommand.self,
-            FilesCommand.self, ConversationsCommand.self, StatusCommand.self,
+            FilesCommand.self, ConversationsCommand.self, StatusCommand.self, UsageCommand.self, LogCommand.self,
+            AICheckCommand.self,
         ],
         defaultSubcommand: nil
     )

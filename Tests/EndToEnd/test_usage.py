@@ -177,3 +177,25 @@ def test_a_broken_ledger_never_fails_a_request(fake_api: FakeGigaChat, daemon: D
         status = conn.call("status")[1]["result"]
     assert status["usage"]["ledger"]["healthy"] is False, status["usage"]
     assert status["usage"]["ledger"]["last_error"], status["usage"]
+
+
+def test_a_prepaid_balance_is_read_now_and_then_and_warned_about_once(fake_api: FakeGigaChat, daemon: DaemonFactory) -> None:
+    d = daemon(env={"GIGACHATD_BALANCE_INTERVAL": "1", "GIGACHATD_BALANCE_WARN": "1000000000"})
+    with d.connect() as conn:
+        assert wait_until(lambda: conn.call("status")[1]["result"]["balance"]["entries"] is not None, 10)
+        balance = conn.call("status")[1]["result"]["balance"]
+        assert balance["read_at"] and isinstance(balance["entries"], list) and balance["entries"]
+        reads = len(fake_api.state.requests_to("/api/v1/balance"))
+        assert wait_until(lambda: len(fake_api.state.requests_to("/api/v1/balance")) > reads, 5), "read again after the interval"
+    warnings = [line for line in d.stderr().splitlines() if "balance is low" in line]
+    assert len(warnings) == len(balance["entries"]), warnings  # once per entry, not once per read
+
+
+def test_a_postpaid_key_is_not_asked_again(fake_api: FakeGigaChat, daemon: DaemonFactory) -> None:
+    fake_api.inject("/balance", "status", status=403, message="Permission denied", times=-1)
+    d = daemon(env={"GIGACHATD_BALANCE_INTERVAL": "1"})
+    assert wait_until(lambda: len(fake_api.state.requests_to("/api/v1/balance")) >= 1, 10)
+    time.sleep(2.5)
+    assert len(fake_api.state.requests_to("/api/v1/balance")) == 1
+    with d.connect() as conn:
+        assert conn.call("status")[1]["result"]["balance"]["entries"] is None

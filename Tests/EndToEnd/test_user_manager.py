@@ -176,6 +176,14 @@ def _status_line(inst: Installed) -> str:
     return inst.service("StatusText")["StatusText"]
 
 
+def _exposure(inst: Installed) -> float:
+    """`systemd-analyze --user security`'s overall exposure of the service (0 best, 10 worst)."""
+    out = inst.manager.run("systemd-analyze", "--user", "security", "--no-pager", "gigachatd.service",
+                           check=True).stdout
+    line = next(line for line in out.splitlines() if "Overall exposure level" in line)
+    return float(line.split(":")[1].split()[0])
+
+
 # --------------------------------------------------------------------------------------------------
 
 
@@ -205,6 +213,7 @@ def test_installed_files_are_where_the_manager_looks(svc: Installed) -> None:
     journal = m.run("journalctl", "--user", "--no-pager", "-o", "cat", check=True).stdout
     assert DROPIN not in journal, journal[-2000:]
     assert DROPIN not in m.systemctl("status", "gigachatd.service", check=False).stdout
+    assert _exposure(svc) <= 2.5  # 2.1 with systemd 252
 
 
 def test_first_connection_starts_the_service_and_status_shows_its_state(svc: Installed) -> None:
@@ -344,6 +353,18 @@ def test_start_limit_stops_a_service_that_cannot_start(svc: Installed) -> None:
     result = svc.chat("back")
     assert result.returncode == 0 and result.stdout.strip() == "Echo: back", result
 
+    # Starts asked for by hand count toward the same limit.
+    refused_restart = None
+    for attempt in range(6):
+        restart = m.systemctl("restart", "gigachatd.service", check=False)
+        if restart.returncode != 0:
+            refused_restart = (attempt, restart.stderr)
+            break
+    assert refused_restart is not None and "attempted too often" in refused_restart[1], refused_restart
+    m.systemctl("reset-failed", "gigachatd.socket", "gigachatd.service")
+    m.systemctl("restart", "gigachatd.socket")
+    assert svc.chat("and back").returncode == 0
+
 
 def test_fallback_drop_in_starts_where_namespaces_cannot_be_had(svc: Installed) -> None:
     m = svc.manager
@@ -378,6 +399,7 @@ def test_fallback_drop_in_starts_where_namespaces_cannot_be_had(svc: Installed) 
     assert shown["MemoryDenyWriteExecute"] == "yes" and shown["RestrictNamespaces"] == "yes", shown
     assert shown["StateDirectory"] == "gigachat" and shown["UMask"] == "0077", shown
     assert (m.path(_state_directory(svc, pid)).stat().st_mode & 0o777) == 0o700
+    assert _exposure(svc) <= 7.0  # 6.6 with systemd 252: the seccomp and no-new-privileges half
 
 
 def _state_directory(inst: Installed, pid: int) -> str:

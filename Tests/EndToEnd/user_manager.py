@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-USER = "gcdtest"
+USER_PREFIX = "gcdtest"
 CGROUP_PREFIX = "gigachatd-test-"
 SYSTEMD = "/lib/systemd/systemd"
 JOURNALD = "/lib/systemd/systemd-journald"
@@ -188,9 +188,10 @@ def sweep_stale_cgroups() -> None:
 class UserManager:
     """``UserManager(log_dir).start()``; ``close()`` when done (or use it as a context manager)."""
 
-    def __init__(self, log_dir: Path, user: str = USER) -> None:
+    def __init__(self, log_dir: Path, user: Optional[str] = None) -> None:
         self.log_dir = log_dir
-        self.user = user
+        # A name no account on the machine has (the namespace's /etc starts as a copy of the real one).
+        self.user = user or f"{USER_PREFIX}{secrets.token_hex(3)}"
         self.uid = -1
         self.gid = -1
         self.pid = -1  # the namespace's PID 1, as the host sees it

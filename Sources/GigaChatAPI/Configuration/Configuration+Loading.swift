@@ -252,6 +252,8 @@ extension Configuration {
         if let value = try integer(.maxRequestsPerConnection, Limits.maxRequestsPerConnection) { maxRequestsPerConnection = value }
         if let value = try integer(.maxRequests, Limits.maxRequests) { maxRequests = value }
         if let value = try integer(.maxPendingBytes, Limits.maxPendingBytes) { maxPendingBytes = value }
+        if let value = try number(.balanceInterval, Limits.balanceIntervalSeconds) { balanceIntervalSeconds = value }
+        if let value = try integer(.balanceWarning, Limits.balanceWarning) { balanceWarning = value }
         if (user == nil) != (password == nil), accessToken == nil, credentials == nil {
             throw ConfigurationError("GIGACHAT_USER and GIGACHAT_PASSWORD must be set together")
         }

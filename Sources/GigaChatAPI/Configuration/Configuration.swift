@@ -39,6 +39,10 @@ public struct Configuration: Sendable {
     public static let defaultMaxRequests = 1024
     /// Request-line bytes held by requests that have not finished yet, across all clients.
     public static let defaultMaxPendingBytes = 256 * 1024 * 1024
+    /// How often a prepaid key's balance is read (0: never); postpaid keys answer 403 and are not asked again.
+    public static let defaultBalanceIntervalSeconds = 900.0
+    /// A balance entry below this many tokens is warned about, once.
+    public static let defaultBalanceWarning = 10_000
 
     /// The accepted range of every numeric setting (docs/RELIABILITY.md lists them).
     public enum Limits {
@@ -55,6 +59,8 @@ public struct Configuration: Sendable {
         public static let maxRequestsPerConnection: ClosedRange<Int> = 1...100_000
         public static let maxRequests: ClosedRange<Int> = 1...1_000_000
         public static let maxPendingBytes: ClosedRange<Int> = (1 << 20)...(1 << 34)
+        public static let balanceIntervalSeconds: ClosedRange<Double> = 0...86400
+        public static let balanceWarning: ClosedRange<Int> = 0...1_000_000_000_000
     }
     /// Where Debian, Ubuntu, Fedora and friends keep the system trust store.
     public static let systemCABundlePaths = [
@@ -105,6 +111,8 @@ public struct Configuration: Sendable {
         case maxRequestsPerConnection = "GIGACHATD_MAX_REQUESTS_PER_CONNECTION"
         case maxRequests = "GIGACHATD_MAX_REQUESTS"
         case maxPendingBytes = "GIGACHATD_MAX_PENDING_BYTES"
+        case balanceInterval = "GIGACHATD_BALANCE_INTERVAL"
+        case balanceWarning = "GIGACHATD_BALANCE_WARN"
     }
 
     /// How the daemon proves who it is to the API.
@@ -151,6 +159,8 @@ public struct Configuration: Sendable {
     public var maxRequestsPerConnection = defaultMaxRequestsPerConnection
     public var maxRequests = defaultMaxRequests
     public var maxPendingBytes = defaultMaxPendingBytes
+    public var balanceIntervalSeconds = defaultBalanceIntervalSeconds
+    public var balanceWarning = defaultBalanceWarning
     /// The config file that was read, if any.
     public var configFile: String?
 

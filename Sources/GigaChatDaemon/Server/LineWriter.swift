@@ -1,5 +1,5 @@
+import GigaChatOpenAI
 import GigaChatProtocol
-import NIOConcurrencyHelpers
 import NIOCore
 
 /// Writes protocol lines to one client. Many request tasks share it; each write waits while the client's
@@ -27,37 +27,5 @@ struct LineWriter: Sendable {
         progress.begin()
         defer { progress.end() }
         try await outbound.write(buffer)
-    }
-}
-
-/// Since when the client has read nothing while writes wait: every finished write counts as progress.
-final class WriteProgress: Sendable {
-    private struct State {
-        var waiting = 0
-        var since: NIODeadline?
-    }
-
-    private let state = NIOLockedValueBox(State())
-
-    func begin() {
-        state.withLockedValue { state in
-            if state.waiting == 0 { state.since = .now() }
-            state.waiting += 1
-        }
-    }
-
-    func end() {
-        state.withLockedValue { state in
-            state.waiting -= 1
-            state.since = state.waiting == 0 ? nil : .now()
-        }
-    }
-
-    /// Whether some write has waited, with no other write finishing, for longer than `limit`.
-    func stalled(longerThan limit: TimeAmount) -> Bool {
-        state.withLockedValue { state in
-            guard let since = state.since else { return false }
-            return NIODeadline.now() - since > limit
-        }
     }
 }

@@ -143,40 +143,6 @@ final class ResponseWriter: Sendable {
     }
 }
 
-/// Since when the client has read nothing while writes wait; every finished write counts as progress.
-final class WriteProgress: Sendable {
-    private struct State {
-        var waiting = 0
-        var since: NIODeadline?
-    }
-
-    private let state = NIOLockedValueBox(State())
-
-    init() {}
-
-    func begin() {
-        state.withLockedValue { state in
-            if state.waiting == 0 { state.since = .now() }
-            state.waiting += 1
-        }
-    }
-
-    func end() {
-        state.withLockedValue { state in
-            state.waiting -= 1
-            state.since = state.waiting == 0 ? nil : .now()
-        }
-    }
-
-    /// Whether some write has waited, with no other write finishing, for longer than `limit`.
-    func stalled(longerThan limit: TimeAmount) -> Bool {
-        state.withLockedValue { state in
-            guard let since = state.since else { return false }
-            return NIODeadline.now() - since > limit
-        }
-    }
-}
-
 /// Why the daemon ended a request before it finished by itself.
 enum RequestEnding: Sendable, Equatable {
     /// The client closed the connection.

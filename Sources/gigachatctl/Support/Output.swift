@@ -25,6 +25,21 @@ enum Output {
 
     static func line(_ text: String) { write(text + "\n") }
 
+    /// Bytes as they are (a downloaded file on standard output).
+    static func write(bytes: [UInt8], to descriptor: Int32 = STDOUT_FILENO) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { raw in
+                Glibc.write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            offset += written
+        }
+    }
+
     /// Errors quote the daemon and the API, so on a terminal their control characters are made
     /// visible whatever --raw says.
     static func error(_ text: String) {

@@ -43,6 +43,15 @@ enum TimeText {
         return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min))"
     }
 
+    /// Unix milliseconds as local "YYYY-MM-DD HH:MM:SS" (the log's times, a second apart).
+    static func localWithSeconds(milliseconds: Int64) -> String {
+        var time = time_t(milliseconds / 1000)
+        var parts = tm()
+        guard localtime_r(&time, &parts) != nil else { return String(milliseconds) }
+        let second = parts.tm_sec < 10 ? "0\(parts.tm_sec)" : String(parts.tm_sec)
+        return local(Int64(milliseconds / 1000)) + ":" + second
+    }
+
     /// An ISO 8601 time ("2026-11-25T16:01:50Z", fractions and "+03:00" offsets allowed) as local
     /// "YYYY-MM-DD HH:MM"; nil if `text` is not one.
     static func local(iso text: String) -> String? {

@@ -5,12 +5,14 @@ enum UsageErrorText {
     /// take a value (whose value may start with a dash).
     static let textCommands: [String: (flags: Set<Character>, valued: Set<String>)] = [
         "chat": (
-            Set("msrcCuifxh"),
+            Set("msrcCuifxhoaq"),
             [
                 "-m", "--model", "-s", "--system", "-r", "--role", "--temperature", "--max-tokens", "--session",
                 "-c", "--conversation", "--function", "-f", "--file", "--socket", "--connect-timeout", "--timeout",
+                "--api", "-o", "--output-dir", "--reasoning", "--schema", "--regex", "-a", "--attach",
             ]
         ),
+        "ai-check": (Set("mh"), ["-m", "--model", "--socket", "--connect-timeout", "--timeout"]),
         "tokens": (Set("mh"), ["-m", "--model", "--socket", "--connect-timeout", "--timeout"]),
         "embed": (Set("mh"), ["-m", "--model", "--socket", "--connect-timeout", "--timeout"]),
     ]

@@ -66,16 +66,19 @@ struct ChatCommand: ParsableCommand {
         }
         if extract, interactive { throw ValidationError("--extract prints one reply's code; it cannot be combined with --interactive") }
         if extract, connection.json { throw ValidationError("--extract and --json both say what to print; give one") }
+        if extract, options.schema != nil { throw ValidationError("--extract and --schema both say what to print; give one") }
     }
 
     func run() throws {
         try reportingFailures {
-            let settings = try ChatSettings.resolve(options, functions: try options.loadFunctions())
+            let settings = try ChatSettings.resolve(options)
             let fileText = try readFiles()
             let talk = interactive || (prompt.isEmpty && files.isEmpty && Output.stdinIsTerminal && !connection.json)
             if talk {
                 let first = prompt.isEmpty ? nil : prompt.joined(separator: " ")
-                let repl = ChatREPL(settings: settings, connection: connection, raw: raw, usage: options.usage, context: fileText)
+                let repl = ChatREPL(
+                    settings: settings, connection: connection, raw: raw, usage: options.usage, context: fileText, attachments: options.attach
+                )
                 try repl.run(firstPrompt: first)
             } else {
                 try ask(settings: settings, fileText: fileText)
@@ -112,33 +115,15 @@ struct ChatCommand: ParsableCommand {
         guard !text.trimmingCharacters(in: " \n\t\r").isEmpty else {
             throw ClientExit.usageError("give a prompt as arguments, on standard input or with -f FILE (or use -i to talk)")
         }
-        let question: JSONValue = ["role": "user", "content": .string(text)]
+        let client = try connection.connect()
+        let question = try ChatExchange.question(text, attachments: options.attach, client: client, connection: connection)
         var messages: [JSONValue] = settings.systemMessage.map { [$0] } ?? []
         messages += settings.history
         messages.append(question)
 
-        let client = try connection.connect()
         if let name = settings.conversation, !connection.json { try ConversationCheck.announceIfNew(name, client: client, options: connection) }
-        let printer = ChatPrinter(raw: raw, extract: extract)
-        let started = ContinuousClock.now
-        let result = try CallRunner.perform(
-            RPCMethod.chat,
-            params: settings.params(messages: messages),
-            options: connection,
-            client: client,
-            onNotification: { method, params in
-                if method == RPCMethod.chatDelta { printer.delta(params) }
-            },
-            willWait: printer.flush,
-            beforeReport: { error in
-                if !connection.json { printer.abandon(error) }
-            },
-            textShown: { printer.textShown && !extract }
-        )
-        if !connection.json {
-            printer.finish(result)
-            ReplyNotes.after(result, usage: options.usage, started: started, firstText: printer.firstTextAt)
-        }
-        settings.lastChat(turns: settings.history + [question, ChatREPL.assistantMessage(result)]).save()
+        let exchange = ChatExchange(settings: settings, connection: connection, raw: raw, extract: extract, usage: options.usage)
+        let reply = try exchange.run(messages, client: client)
+        settings.lastChat(turns: settings.history + [question, reply.historyMessage]).save()
     }
 }

@@ -1,6 +1,52 @@
 import ArgumentParser
 import GigaChatProtocol
 
+/// The two chat contracts of gigachatd: `chat` (v1) and `chat.create` (v2).
+enum ChatAPI: String, ExpressibleByArgument, CaseIterable {
+    case v1, v2
+}
+
+/// `model_options.reasoning.effort` (v2), `reasoning_effort` (v1).
+enum ReasoningEffort: String, ExpressibleByArgument, CaseIterable {
+    case low, medium, high
+}
+
+/// The API's built-in tools that gigachatctl switches on by flag (v2 only).
+enum BuiltInTool: String, CaseIterable {
+    case webSearch = "web_search"
+    case readURLs = "url_content_extraction"
+    case code = "code_interpreter"
+    case image = "image_generate"
+
+    /// The entry of the request's `tools` list.
+    var definition: JSONValue {
+        switch self {
+        case .webSearch: return ["web_search": ["type": "actual_info_web_search"]]
+        default: return .object([rawValue: .object([:])])
+        }
+    }
+
+    /// The flag (and REPL command) that turns it on, for messages.
+    var flag: String {
+        switch self {
+        case .webSearch: return "--web-search"
+        case .readURLs: return "--read-urls"
+        case .code: return "--code"
+        case .image: return "--image"
+        }
+    }
+
+    /// What a person is told while it runs.
+    var progress: String {
+        switch self {
+        case .webSearch: return "searching the web"
+        case .readURLs: return "reading the page"
+        case .code: return "running code"
+        case .image: return "drawing"
+        }
+    }
+}
+
 /// What a chat request carries besides its messages; shared by one-shot chat and the REPL.
 struct ChatOptions: ParsableArguments {
     @Option(
@@ -63,6 +109,68 @@ struct ChatOptions: ParsableArguments {
     @Flag(name: .long, help: "Wait for the whole reply instead of streaming it.")
     var noStream = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The chat contract: v2 (content parts, built-in tools) or v1, the older one (default: $GIGACHATCTL_API, else v2).",
+            valueName: "version"
+        ),
+        completion: .list(ChatAPI.allCases.map(\.rawValue))
+    )
+    var api: ChatAPI?
+
+    @Flag(name: .long, help: "Let the model search the web; its sources are listed after the reply.")
+    var webSearch = false
+
+    @Flag(name: .long, help: "Let the model read the pages whose URLs the prompt names.")
+    var readUrls = false
+
+    @Flag(name: .long, help: "Let the model write and run code (the API's code interpreter).")
+    var code = false
+
+    @Flag(name: .long, help: "Let the model draw: the images it makes are saved in --output-dir and their paths printed.")
+    var image = false
+
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp("Where files the model makes are saved (default: the current directory).", valueName: "dir"),
+        completion: .directory
+    )
+    var outputDir: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("How hard a reasoning model thinks; its thinking is shown dimmed on a terminal's stderr.", valueName: "effort"),
+        completion: .list(ReasoningEffort.allCases.map(\.rawValue))
+    )
+    var reasoning: ReasoningEffort?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Answer in JSON following this JSON Schema (a file, or the schema itself); the reply is checked and printed as JSON.",
+            valueName: "file|json"
+        ),
+        completion: .file(extensions: ["json"])
+    )
+    var schema: String?
+
+    @Option(name: .long, help: ArgumentHelp("Answer with text that matches this regular expression.", valueName: "re"))
+    var regex: String?
+
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp(
+            "Send FILE with the prompt (repeatable); uploaded once, the same content is not uploaded again.",
+            valueName: "file"
+        ),
+        completion: .file()
+    )
+    var attach: [String] = []
+
+    @Flag(name: [.short, .long], help: "Show no reasoning and no tool progress, only the reply.")
+    var quiet = false
+
     @Flag(
         name: [.short, .customLong("usage"), .customLong("verbose")],
         help: "After the reply, show the tokens used (in, cached, out) and the time taken, on standard error."
@@ -76,6 +184,46 @@ struct ChatOptions: ParsableArguments {
         if continueLast, conversation != nil {
             throw ValidationError("--continue and --conversation both say which conversation to continue; give one")
         }
+        if schema != nil, regex != nil { throw ValidationError("--schema and --regex both say what the reply must look like; give one") }
+        if let regex, regex.isEmpty { throw ValidationError("--regex needs a regular expression") }
+        if let outputDir, outputDir.isEmpty { throw ValidationError("--output-dir needs a directory") }
+    }
+
+    /// The built-in tools the flags ask for, by their API names.
+    var builtInTools: [BuiltInTool] {
+        var tools: [BuiltInTool] = []
+        if webSearch { tools.append(.webSearch) }
+        if readUrls { tools.append(.readURLs) }
+        if code { tools.append(.code) }
+        if image { tools.append(.image) }
+        return tools
+    }
+
+    /// --schema: the schema itself when the value is a JSON object, else the file it names.
+    func loadSchema() throws -> JSONValue? {
+        guard let schema else { return nil }
+        return try Self.schema(from: schema, option: "--schema")
+    }
+
+    static func schema(from text: String, option: String) throws -> JSONValue {
+        let value: JSONValue
+        if text.trimmingCharacters(in: " \t\n\r").hasPrefix("{") {
+            do {
+                value = try JSONValue(parsing: text)
+            } catch {
+                throw ClientExit.usageError("\(option): the schema is not valid JSON: \(error.description)")
+            }
+        } else {
+            do {
+                value = try LocalFile.readJSON(text)
+            } catch {
+                throw ClientExit.usageError("\(option): \(error.message)")
+            }
+        }
+        guard value.objectValue != nil else {
+            throw ClientExit.usageError("\(option): a JSON Schema is an object, not \(value.typeName)")
+        }
+        return value
     }
 
     /// The function definitions from every --function file, in order.

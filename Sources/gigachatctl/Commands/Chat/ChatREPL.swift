@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import ArgumentParser
 import GigaChatProtocol
 
@@ -19,6 +24,8 @@ final class ChatREPL {
     private var systemChanged: Bool
     /// Text of -f files, added to the first turn.
     private var context: [String]
+    /// Files to send with the next turn (--attach for the first, then /attach).
+    private var attachments: [String]
     /// The status to leave with when standard input ends: that of the last turn, as a script expects.
     private var lastFailure: ExitCode?
 
@@ -27,22 +34,30 @@ final class ChatREPL {
     /// A turn of several lines is typed between two lines of three quotes, as in ollama.
     private static let blockQuotes = "\"\"\""
 
-    init(settings: ChatSettings, connection: ConnectionOptions, raw: Bool, usage: Bool, context: [String]) {
+    init(settings: ChatSettings, connection: ConnectionOptions, raw: Bool, usage: Bool, context: [String], attachments: [String] = []) {
         self.settings = settings
         self.connection = connection
         self.raw = raw
         self.usage = usage
         self.context = context
+        self.attachments = attachments
         history = settings.history
         systemChanged = settings.system != nil
     }
 
     static let help = """
-        /reset         forget the conversation (with -c: delete it in gigachatd, after asking)
-        /model NAME    use another model from the next turn on (/model alone shows it)
-        /system TEXT   set the system prompt (/system alone removes it)
-        /exit          leave (as do Ctrl-D and /quit)
-        \"\"\"            start or end a turn of several lines
+        /reset           forget the conversation (with -c: delete it in gigachatd, after asking)
+        /model NAME      use another model from the next turn on (/model alone shows it)
+        /system TEXT     set the system prompt (/system alone removes it)
+        /web [on|off]    web search (alone: switch it over); /urls, /code, /image likewise:
+                         reading pages, running code, drawing (images are saved in --output-dir)
+        /reasoning LEVEL low, medium, high or off (alone: shows it)
+        /schema SCHEMA   answer in JSON following a JSON Schema, a file or the schema itself; off
+        /regex RE        answer with text matching RE; off
+        /attach FILE     send FILE with the next turn (alone: lists them; /attach off drops them)
+        /settings        show what the next turn is sent with
+        /exit            leave (as do Ctrl-D and /quit)
+        \"\"\"              start or end a turn of several lines
         Ctrl-C cancels a reply; Up/Down recall earlier lines; a paste is one turn.
         """
 
@@ -153,10 +168,125 @@ final class ChatREPL {
             } else {
                 note("System prompt set.")
             }
+        case "/web", "/urls", "/code", "/image":
+            let tool: BuiltInTool
+            switch name {
+            case "/web": tool = .webSearch
+            case "/urls": tool = .readURLs
+            case "/code": tool = .code
+            default: tool = .image
+            }
+            toggle(tool, argument: argument, command: String(name))
+        case "/reasoning":
+            switch argument {
+            case "":
+                note("Reasoning: \(settings.reasoning?.rawValue ?? "off (the model's default)").")
+            case "off":
+                settings.reasoning = nil
+                note("Reasoning: off (the model's default).")
+            default:
+                guard let effort = ReasoningEffort(rawValue: argument) else {
+                    note("/reasoning takes low, medium, high or off.")
+                    return true
+                }
+                settings.reasoning = effort
+                note("Reasoning: \(effort.rawValue).")
+            }
+        case "/schema":
+            guard requireV2("/schema") else { return true }
+            switch argument {
+            case "":
+                note(settings.schema.map { "Schema: \($0.jsonText)" } ?? "No schema: the reply is free text.")
+            case "off":
+                settings.schema = nil
+                note("No schema: the reply is free text.")
+            default:
+                do {
+                    settings.schema = try ChatOptions.schema(from: argument, option: "/schema")
+                    settings.regex = nil
+                    note("The reply will be JSON following the schema.")
+                } catch {
+                    // Said already.
+                }
+            }
+        case "/regex":
+            guard requireV2("/regex") else { return true }
+            switch argument {
+            case "":
+                note(settings.regex.map { "Regex: \($0)" } ?? "No regex: the reply is free text.")
+            case "off":
+                settings.regex = nil
+                note("No regex: the reply is free text.")
+            default:
+                settings.regex = argument
+                settings.schema = nil
+                note("The reply will match \(argument).")
+            }
+        case "/attach":
+            switch argument {
+            case "":
+                note(attachments.isEmpty ? "Nothing is attached to the next turn." : "Attached to the next turn: \(attachments.joined(separator: ", ")).")
+            case "off":
+                attachments = []
+                note("Nothing is attached to the next turn.")
+            default:
+                guard access(argument, R_OK) == 0 else {
+                    note("Cannot read \(argument): \(String(cString: strerror(errno))).")
+                    return true
+                }
+                attachments.append(argument)
+                note("\(argument) goes with the next turn.")
+            }
+        case "/settings":
+            note(describeSettings())
         default:
             note("Unknown command \(name). /help lists the commands.")
         }
         return true
+    }
+
+    /// /web, /urls, /code, /image: on, off, or (alone) the other way round.
+    private func toggle(_ tool: BuiltInTool, argument: String, command: String) {
+        guard requireV2(command) else { return }
+        let on: Bool
+        switch argument {
+        case "": on = !settings.tools.contains(tool)
+        case "on": on = true
+        case "off": on = false
+        default:
+            note("\(command) takes on or off.")
+            return
+        }
+        settings.tools.removeAll { $0 == tool }
+        if on { settings.tools.append(tool) }
+        note("\(Self.toolName(tool)): \(on ? "on" : "off").")
+    }
+
+    private func requireV2(_ command: String) -> Bool {
+        guard settings.api == .v1 else { return true }
+        note("\(command) needs the v2 chat contract; this chat uses v1 (--api v1).")
+        return false
+    }
+
+    private static func toolName(_ tool: BuiltInTool) -> String {
+        switch tool {
+        case .webSearch: return "Web search"
+        case .readURLs: return "Reading pages"
+        case .code: return "Running code"
+        case .image: return "Drawing"
+        }
+    }
+
+    /// One line: contract, model, tools and the rest that is set.
+    private func describeSettings() -> String {
+        var items = ["API \(settings.api.rawValue)", "model \(settings.model ?? "the daemon's default")"]
+        items.append(settings.tools.isEmpty ? "no tools" : "tools: " + settings.tools.map(\.rawValue).joined(separator: ", "))
+        if let reasoning = settings.reasoning { items.append("reasoning \(reasoning.rawValue)") }
+        if settings.schema != nil { items.append("JSON schema") }
+        if let regex = settings.regex { items.append("regex \(regex)") }
+        if !attachments.isEmpty { items.append("attached: " + attachments.joined(separator: ", ")) }
+        if settings.tools.contains(.image) { items.append("images go to \(settings.outputDirectory)") }
+        return items.joined(separator: "; ") + "."
     }
 
     /// A yes/no question on a terminal; a script's /reset means what it says.
@@ -206,37 +336,23 @@ final class ChatREPL {
     /// One turn: sends the question with the history, streams the answer, remembers both.
     private func ask(_ typed: String) {
         let text = ([typed] + context).joined(separator: "\n\n")
-        let question: JSONValue = ["role": "user", "content": .string(text)]
-        var messages: [JSONValue] = []
-        if settings.conversation == nil {
-            if let system = settings.systemMessage { messages.append(system) }
-            messages += history
-        } else if systemChanged, let system = settings.systemMessage {
-            messages.append(system)
-        }
-        messages.append(question)
-
         guard let client = connected() else { return }
-        let printer = ChatPrinter(raw: raw, style: style)
-        let started = ContinuousClock.now
         do {
-            let result = try CallRunner.perform(
-                RPCMethod.chat,
-                params: settings.params(messages: messages),
-                options: connection,
-                client: client,
-                onNotification: { method, params in
-                    if method == RPCMethod.chatDelta { printer.delta(params) }
-                },
-                willWait: printer.flush,
-                beforeReport: printer.abandon,
-                textShown: { printer.textShown }
-            )
-            printer.finish(result)
-            ReplyNotes.after(result, usage: usage, started: started, firstText: printer.firstTextAt)
+            let question = try ChatExchange.question(text, attachments: attachments, client: client, connection: connection)
+            var messages: [JSONValue] = []
+            if settings.conversation == nil {
+                if let system = settings.systemMessage { messages.append(system) }
+                messages += history
+            } else if systemChanged, let system = settings.systemMessage {
+                messages.append(system)
+            }
+            messages.append(question)
+            let exchange = ChatExchange(settings: settings, connection: connection, raw: raw, usage: usage)
+            let reply = try exchange.run(messages, client: client)
             history.append(question)
-            history.append(Self.assistantMessage(result))
+            history.append(reply.historyMessage)
             context = []
+            attachments = []
             systemChanged = false
             lastFailure = nil
             settings.lastChat(turns: history).save()
@@ -247,15 +363,5 @@ final class ChatREPL {
         } catch {
             lastFailure = ClientExit.upstreamError
         }
-    }
-
-    /// The reply as the next turn's history wants it (a function call kept with its state id).
-    static func assistantMessage(_ result: JSONValue) -> JSONValue {
-        let reply = result["choices"]?[0]?["message"]?.objectValue ?? [:]
-        var message: JSONObject = ["role": "assistant", "content": reply["content"] ?? ""]
-        for key in ["function_call", "functions_state_id"] {
-            if let value = reply[key] { message[key] = value }
-        }
-        return .object(message)
     }
 }

@@ -14,10 +14,22 @@ struct ChatSettings {
     var conversation: String?
     var functions: [JSONValue]
     var stream: Bool
+    var api = ChatAPI.v2
+    /// Built-in tools switched on (v2 only), in the order the flags name them.
+    var tools: [BuiltInTool]
+    var reasoning: ReasoningEffort?
+    /// --schema: the reply must be JSON following it (v2 only).
+    var schema: JSONValue?
+    /// --regex: the reply must match it (v2 only).
+    var regex: String?
+    /// Where generated files go, absolute.
+    var outputDirectory: String
+    /// No reasoning and no tool progress on stderr.
+    var quiet: Bool
     /// The turns of an unnamed chat being continued (--continue), sent before the new one.
     var history: [JSONValue] = []
 
-    init(_ options: ChatOptions, functions: [JSONValue]) {
+    init(_ options: ChatOptions, functions: [JSONValue], schema: JSONValue?) {
         model = options.model
         system = options.system
         temperature = options.temperature
@@ -26,12 +38,23 @@ struct ChatSettings {
         conversation = options.conversation
         self.functions = functions
         stream = !options.noStream
+        tools = options.builtInTools
+        reasoning = options.reasoning
+        self.schema = schema
+        regex = options.regex
+        outputDirectory = LocalFile.absolutePath(options.outputDir ?? ".")
+        quiet = options.quiet
+        api = options.api ?? .v2
     }
 
     /// The settings with the role, the last chat and the client's defaults filled in.
-    static func resolve(_ options: ChatOptions, functions: [JSONValue]) throws -> ChatSettings {
-        var settings = ChatSettings(options, functions: functions)
+    static func resolve(_ options: ChatOptions) throws -> ChatSettings {
+        var settings = ChatSettings(options, functions: try options.loadFunctions(), schema: try options.loadSchema())
         let config = try ClientConfig.loadOrFail()
+        settings.api = options.api ?? config.api ?? .v2
+        if settings.api == .v1, let flag = settings.v2OnlyFlag {
+            throw ClientExit.usageError("\(flag) needs the v2 chat contract; leave out --api v1 (or GIGACHATCTL_API=v1)")
+        }
         if let name = options.role ?? config.role {
             let role: Role
             do {
@@ -57,7 +80,7 @@ struct ChatSettings {
             case .messages(let messages, let model):
                 var turns = messages[...]
                 if let first = turns.first, first["role"]?.stringValue == "system" {
-                    settings.system = settings.system ?? first["content"]?.stringValue
+                    settings.system = settings.system ?? MessageForm.text(of: first)
                     turns = turns.dropFirst()
                 }
                 settings.history = Array(turns)
@@ -70,24 +93,63 @@ struct ChatSettings {
         return settings
     }
 
-    /// The `chat` params for `messages` (system prompt not included: callers place it).
+    /// A setting on that only the v2 contract has, named as its flag.
+    var v2OnlyFlag: String? {
+        if let tool = tools.first { return tool.flag }
+        if schema != nil { return "--schema" }
+        if regex != nil { return "--regex" }
+        return nil
+    }
+
+    /// The method a turn is sent with.
+    var method: String { api == .v1 ? RPCMethod.chat : RPCMethod.chatCreate }
+
+    /// The params for `messages` (system prompt not included: callers place it), in the form of the
+    /// contract the turn goes out with.
     func params(messages: [JSONValue]) -> JSONObject {
-        var params: JSONObject = ["messages": .array(messages), "stream": .bool(stream)]
-        if let model { params["model"] = .string(model) }
-        if let temperature { params["temperature"] = .double(temperature) }
-        if let maxTokens { params["max_tokens"] = .int(Int64(maxTokens)) }
+        var params: JSONObject
+        switch api {
+        case .v1:
+            params = ["messages": .array(MessageForm.v1(messages)), "stream": .bool(stream)]
+            if let model { params["model"] = .string(model) }
+            if let temperature { params["temperature"] = .double(temperature) }
+            if let maxTokens { params["max_tokens"] = .int(Int64(maxTokens)) }
+            if let reasoning { params["reasoning_effort"] = .string(reasoning.rawValue) }
+            if !functions.isEmpty {
+                params["functions"] = .array(functions)
+                params["function_call"] = "auto"
+            }
+        case .v2:
+            params = ["messages": .array(MessageForm.v2(messages)), "stream": .bool(stream)]
+            if let model { params["model"] = .string(model) }
+            var options: JSONObject = [:]
+            if let temperature { options["temperature"] = .double(temperature) }
+            if let maxTokens { options["max_tokens"] = .int(Int64(maxTokens)) }
+            if let reasoning { options["reasoning"] = ["effort": .string(reasoning.rawValue)] }
+            if let schema {
+                options["response_format"] = ["type": "json_schema", "schema": schema, "strict": true]
+            } else if let regex {
+                options["response_format"] = ["type": "regex", "regex": .string(regex)]
+            }
+            if !options.isEmpty { params["model_options"] = .object(options) }
+            var toolList: [JSONValue] = []
+            if !functions.isEmpty { toolList.append(["functions": ["specifications": .array(functions)]]) }
+            toolList += tools.map(\.definition)
+            if !toolList.isEmpty {
+                params["tools"] = .array(toolList)
+                params["tool_config"] = ["mode": "auto"]
+            }
+        }
         if let session { params["session_id"] = .string(session) }
         if let conversation { params["conversation"] = .string(conversation) }
-        if !functions.isEmpty {
-            params["functions"] = .array(functions)
-            params["function_call"] = "auto"
-        }
+        // Someone is watching this reply: gigachatd serves it before background work.
+        if Output.stdoutIsTerminal { params["priority"] = "interactive" }
         return params
     }
 
-    /// The system message to send, if any.
+    /// The system message to send, if any (v2's form; MessageForm converts it for v1).
     var systemMessage: JSONValue? {
-        system.map { ["role": "system", "content": .string($0)] }
+        system.map { ["role": "system", "content": [["text": .string($0)]]] }
     }
 
     /// What `--continue` finds after a turn that ended well: the conversation's name, or the whole

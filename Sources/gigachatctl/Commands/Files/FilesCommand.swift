@@ -4,12 +4,15 @@ import ArgumentParser
 struct FilesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "files",
-        abstract: "Upload, list, show and delete files stored with the API.",
+        abstract: "Upload, list, show, download and delete files stored with the API.",
         discussion: """
-            Uploaded files can be attached to a chat message by id ("attachments": [ID]) through the \
-            protocol; see docs/PROTOCOL.md.
+            gigachatctl chat --attach FILE uploads a file and sends it with the prompt; through the \
+            protocol, a chat.create message refers to an uploaded file by id ({"files":[{"id":ID}]}); \
+            see docs/PROTOCOL.md.
             """,
-        subcommands: [FilesListCommand.self, FilesUploadCommand.self, FilesGetCommand.self, FilesDeleteCommand.self],
+        subcommands: [
+            FilesListCommand.self, FilesUploadCommand.self, FilesGetCommand.self, FilesDownloadCommand.self, FilesDeleteCommand.self,
+        ],
         defaultSubcommand: FilesListCommand.self
     )
 }

@@ -16,6 +16,8 @@ struct FilesDeleteCommand: ParsableCommand {
                 let deleted = result["deleted"]?.boolValue ?? false
                 Output.line(deleted ? "Deleted \(id)." : "The API did not delete \(id).")
             }
+            // chat --attach must not refer to it again.
+            Attachments.forget(id: id)
         }
     }
 }

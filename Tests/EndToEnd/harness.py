@@ -617,3 +617,45 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, interval: fl
             return True
         time.sleep(interval)
     return predicate()
+
+
+# --------------------------------------------------------------------------------------------------
+# Another user at the socket (the tests that use these need root and setpriv)
+
+NOBODY = 65534
+
+# Connects to argv[1] as whoever runs it, sends argv[2] (a request, as text) and prints what comes back.
+PEER_CLIENT = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode())
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+sys.stdout.write(data.decode())
+"""
+
+
+def as_nobody(*argv: str, **kw: Any) -> subprocess.CompletedProcess:
+    """Runs argv as uid/gid nobody with no supplementary groups."""
+    return subprocess.run(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv],
+        capture_output=True, timeout=20, **kw,
+    )
+
+
+def open_doors(socket_path: Path) -> None:
+    """Opens the directory and socket modes the daemon keeps shut, so that only its peer-credential
+    check stands between another user and the socket."""
+    socket_path.parent.chmod(0o755)
+    socket_path.chmod(0o666)
+    for parent in list(socket_path.parents)[1:]:
+        if str(parent) in ("/", "/tmp"):
+            break
+        parent.chmod(parent.stat().st_mode | 0o011)
+

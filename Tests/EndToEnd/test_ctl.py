@@ -25,9 +25,25 @@ from typing import Any, Callable, Optional
 import pytest
 
 from fake_gigachat import MODELS, FakeGigaChat, make_test_key
+from fake_v2 import V2_CHAT_PATH
 from harness import REPO_ROOT, CtlResult, DaemonFactory, TestEnv, merge_env, wait_until
 
 RunCtl = Callable[..., CtlResult]
+
+
+def chats(fake: FakeGigaChat) -> list[Any]:
+    """The chats gigachatctl sent upstream: chat.create, on the v2 endpoint, unless --api v1."""
+    return fake.state.v2_chat_requests
+
+
+def last_body(fake: FakeGigaChat) -> dict[str, Any]:
+    assert chats(fake), "no chat reached the API"
+    return chats(fake)[-1].json
+
+
+def plain(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """v2 messages as role and text, the way v1 spells them, for comparing turns."""
+    return [{"role": m["role"], "content": "".join(p.get("text", "") for p in m["content"])} for m in messages]
 
 
 def test_chat_prints_the_reply(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: RunCtl) -> None:
@@ -35,16 +51,16 @@ def test_chat_prints_the_reply(fake_api: FakeGigaChat, daemon: DaemonFactory, ru
     r = run_ctl("chat", "Привет! Расскажи анекдот")
     assert r.returncode == 0, r
     assert r.stdout.rstrip("\n") == "Echo: Привет! Расскажи анекдот", r
-    rec = fake_api.state.chat_requests[-1]
+    rec = chats(fake_api)[-1]
     assert rec.json["stream"] is True
-    assert rec.json["messages"] == [{"role": "user", "content": "Привет! Расскажи анекдот"}]
+    assert rec.json["messages"] == [{"role": "user", "content": [{"text": "Привет! Расскажи анекдот"}]}]
 
 
 def test_prompt_words_are_joined(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: RunCtl) -> None:
     daemon()
     r = run_ctl("chat", "Привет!", "Расскажи", "анекдот")
     assert r.returncode == 0, r
-    assert fake_api.state.chat_requests[-1].json["messages"][-1]["content"] == "Привет! Расскажи анекдот"
+    assert plain(last_body(fake_api)["messages"])[-1]["content"] == "Привет! Расскажи анекдот"
 
 
 def test_chat_output_streams_as_it_arrives(
@@ -67,7 +83,7 @@ def test_no_stream(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: RunCt
     r = run_ctl("chat", "--no-stream", "без потока")
     assert r.returncode == 0, r
     assert r.stdout.rstrip("\n") == "Echo: без потока"
-    assert fake_api.state.chat_requests[-1].json.get("stream") in (None, False)
+    assert last_body(fake_api).get("stream") in (None, False)
 
 
 def test_prompt_from_stdin_with_options(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: RunCtl) -> None:
@@ -75,14 +91,14 @@ def test_prompt_from_stdin_with_options(fake_api: FakeGigaChat, daemon: DaemonFa
     r = run_ctl("chat", "-s", "Be brief", "-m", "GigaChat-2-Pro", "--temperature", "0.3", "--max-tokens", "50",
                 input="Summarise this\nsecond line\n")
     assert r.returncode == 0, r
-    body = fake_api.state.chat_requests[-1].json
+    body = last_body(fake_api)
     assert body["model"] == "GigaChat-2-Pro"
-    assert body["temperature"] == pytest.approx(0.3)
-    assert body["max_tokens"] == 50
-    assert body["messages"][0] == {"role": "system", "content": "Be brief"}
-    assert body["messages"][1]["role"] == "user"
-    assert body["messages"][1]["content"].strip() == "Summarise this\nsecond line"
-    assert r.stdout.rstrip("\n") == ("Echo: " + body["messages"][1]["content"]).rstrip("\n")
+    assert body["model_options"] == {"temperature": pytest.approx(0.3), "max_tokens": 50}
+    messages = plain(body["messages"])
+    assert messages[0] == {"role": "system", "content": "Be brief"}
+    assert messages[1]["role"] == "user"
+    assert messages[1]["content"].strip() == "Summarise this\nsecond line"
+    assert r.stdout.rstrip("\n") == ("Echo: " + messages[1]["content"]).rstrip("\n")
 
 
 def test_json_prints_the_protocol_lines(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: RunCtl) -> None:
@@ -94,12 +110,12 @@ def test_json_prints_the_protocol_lines(fake_api: FakeGigaChat, daemon: DaemonFa
     # Echoing the request it sent is allowed; everything after it is what the daemon said.
     lines = [m for m in lines if m.get("method") != "chat"]
     assert len(lines) >= 2
-    *deltas, final = lines
-    assert all(m.get("jsonrpc") == "2.0" and m.get("method") == "chat.delta" for m in deltas), deltas
+    *events, final = lines
+    assert all(m.get("jsonrpc") == "2.0" and m.get("method") == "chat.event" for m in events), events
     assert "result" in final and "id" in final
-    content = final["result"]["choices"][0]["message"]["content"]
+    content = "".join(p["text"] for p in final["result"]["messages"][-1]["content"])
     assert content == "Echo: в формате JSON"
-    assert "".join(m["params"]["content"] for m in deltas) == content
+    assert "".join(m["params"].get("text", "") for m in events) == content
 
 
 def assert_not_running_message(r: CtlResult, socket_path: Path) -> None:
@@ -341,13 +357,13 @@ def test_conversation_continues_across_calls_and_is_kept_private(
     assert r.returncode == 0 and r.stdout == "Echo: первый\n", r
     r = run_ctl("chat", "--conversation", "work", "второй")
     assert r.returncode == 0 and r.stdout == "Echo: второй\n", r
-    assert fake_api.state.chat_requests[-1].json["messages"] == [
+    assert plain(last_body(fake_api)["messages"]) == [
         {"role": "system", "content": "Будь краток"},
         {"role": "user", "content": "первый"},
         {"role": "assistant", "content": "Echo: первый"},
         {"role": "user", "content": "второй"},
     ]
-    assert "conversation" not in fake_api.state.chat_requests[-1].json
+    assert "conversation" not in last_body(fake_api)
 
     stored = testenv.state / "gigachat" / "conversations" / "work.json"
     assert stored.is_file()
@@ -379,14 +395,14 @@ def test_bad_conversation_name_is_bad_usage(fake_api: FakeGigaChat, daemon: Daem
     daemon()
     r = run_ctl("chat", "-c", "../escape", "привет")
     assert r.returncode in (1, 64), r
-    assert not fake_api.state.chat_requests
+    assert not chats(fake_api)
 
 
 def test_session_id_goes_out_as_the_header(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: RunCtl) -> None:
     daemon()
     r = run_ctl("chat", "--session", "sess-42", "с кэшем")
     assert r.returncode == 0, r
-    rec = fake_api.state.chat_requests[-1]
+    rec = chats(fake_api)[-1]
     assert rec.header("X-Session-ID") == "sess-42"
     assert "session_id" not in rec.json
 
@@ -398,21 +414,27 @@ WEATHER = {
 }
 
 
+@pytest.mark.parametrize("api", ["v2", "v1"])
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
 def test_function_call_is_printed_readably(
-    fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: RunCtl, testenv: TestEnv, stream: bool
+    fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: RunCtl, testenv: TestEnv, stream: bool, api: str
 ) -> None:
     daemon()
     (testenv.root / "functions.json").write_text(json.dumps([WEATHER], ensure_ascii=False), encoding="utf-8")
-    r = run_ctl("chat", *([] if stream else ["--no-stream"]), "--function", "functions.json", "Какая погода в Москве?")
+    r = run_ctl("chat", "--api", api, *([] if stream else ["--no-stream"]), "--function", "functions.json", "Какая погода в Москве?")
     assert r.returncode == 0, r
-    body = fake_api.state.chat_requests[-1].json
-    assert body["functions"] == [WEATHER] and body["function_call"] == "auto"
+    if api == "v2":
+        body = last_body(fake_api)
+        assert body["tools"] == [{"functions": {"specifications": [WEATHER]}}] and body["tool_config"] == {"mode": "auto"}
+    else:
+        body = fake_api.state.chat_requests[-1].json
+        assert body["functions"] == [WEATHER] and body["function_call"] == "auto"
     assert body.get("stream", False) is stream
     lines = r.stdout.splitlines()
     assert lines[0] == "function call: get_weather", r
     assert lines[1].startswith("arguments: ")
-    assert json.loads(r.stdout.split("arguments: ", 1)[1]) == {"city": "Москва"}
+    # The fake's v1 model reads the city from the question; its v2 model fills in an example value.
+    assert json.loads(r.stdout.split("arguments: ", 1)[1]) == {"city": "Москва" if api == "v1" else "A-1024"}
 
 
 def test_function_file_with_one_object_and_bad_files(
@@ -422,9 +444,10 @@ def test_function_file_with_one_object_and_bad_files(
     (testenv.root / "one.json").write_text(json.dumps(WEATHER), encoding="utf-8")
     r = run_ctl("chat", "--json", "--function", "one.json", "погода")
     assert r.returncode == 0, r
-    assert fake_api.state.chat_requests[-1].json["functions"] == [WEATHER]
-    final = json_lines(r)[-1]["result"]["choices"][0]
-    assert final["finish_reason"] == "function_call" and final["message"]["function_call"]["name"] == "get_weather"
+    assert last_body(fake_api)["tools"] == [{"functions": {"specifications": [WEATHER]}}]
+    final = json_lines(r)[-1]["result"]
+    assert final["finish_reason"] == "function_call"
+    assert final["messages"][-1]["content"][0]["function_call"]["name"] == "get_weather"
 
     (testenv.root / "broken.json").write_text("{not json", encoding="utf-8")
     (testenv.root / "nameless.json").write_text('{"description": "x"}', encoding="utf-8")
@@ -432,7 +455,7 @@ def test_function_file_with_one_object_and_bad_files(
         r = run_ctl("chat", "--function", name, "погода")
         assert r.returncode == 64, r
         assert name in r.stderr and len(r.stderr.strip().splitlines()) == 1, r
-    assert len(fake_api.state.chat_requests) == 1
+    assert len(chats(fake_api)) == 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -470,7 +493,7 @@ def test_no_credentials_is_exit_4(fake_api: FakeGigaChat, daemon: DaemonFactory,
 
 
 def test_rate_limit_beyond_the_bound_is_exit_5(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: RunCtl) -> None:
-    fake_api.inject("chat", "rate_limit", retry_after=3600, times=-1)
+    fake_api.inject("v2", "rate_limit", retry_after=3600, times=-1)
     daemon(env={"GIGACHATD_MAX_RETRY_AFTER": "1"})
     r = run_ctl("chat", "быстрее")
     assert r.returncode == 5, r
@@ -508,11 +531,11 @@ def test_help_lists_the_exit_codes_and_every_subcommand(run_ctl: RunCtl) -> None
     r = run_ctl("--help")
     assert r.returncode == 0, r
     codes = dict(re.findall(r"^  (\d+)\s+(.+)$", r.stdout, re.M))
-    assert set(codes) == {"0", "1", "3", "4", "5", "64", "130"}, r.stdout
-    for sub in ("chat", "models", "embed", "tokens", "balance", "files", "conversations", "status"):
+    assert set(codes) == {"0", "1", "3", "4", "5", "6", "7", "8", "64", "130"}, r.stdout
+    for sub in ("chat", "models", "embed", "tokens", "balance", "files", "conversations", "status", "usage", "log", "ai-check"):
         assert re.search(rf"^  {sub}\s", r.stdout, re.M), sub
         assert run_ctl(sub, "--help").returncode == 0
-    for group, subs in {"models": ("list", "get"), "files": ("upload", "list", "get", "delete"),
+    for group, subs in {"models": ("list", "get"), "files": ("upload", "list", "get", "download", "delete"),
                         "conversations": ("list", "show", "delete")}.items():
         for sub in subs:
             h = run_ctl(group, sub, "--help")
@@ -706,7 +729,7 @@ def test_the_repl_shows_control_characters(fake_api: FakeGigaChat, daemon: Daemo
 
 def test_errors_are_shown_safely_on_a_terminal(fake_api: FakeGigaChat, daemon: DaemonFactory, pty_ctl: Any, run_ctl: RunCtl) -> None:
     # The daemon may already clean the API's message; whatever it passes on must not reach the terminal raw.
-    fake_api.inject("chat", "status", status=400, message="bad \x1b]0;pwned\x07 request", times=-1)
+    fake_api.inject("v2", "status", status=400, message="bad \x1b]0;pwned\x07 request", times=-1)
     daemon()
     for args in (("chat", "hi"), ("chat", "--raw", "hi")):  # --raw is about the reply, never about stderr
         t = pty_ctl(*args, env={"NO_COLOR": "1"})
@@ -742,9 +765,9 @@ def test_repl_keeps_the_conversation_and_obeys_commands(fake_api: FakeGigaChat, 
     t.send("два\r")
     t.expect("Echo: два")
     t.expect("› ")
-    body = fake_api.state.chat_requests[-1].json
+    body = last_body(fake_api)
     assert body["model"] == "GigaChat-2" and body["stream"] is True
-    assert body["messages"] == [
+    assert plain(body["messages"]) == [
         {"role": "user", "content": "раз"}, {"role": "assistant", "content": "Echo: раз"}, {"role": "user", "content": "два"},
     ]
 
@@ -754,23 +777,23 @@ def test_repl_keeps_the_conversation_and_obeys_commands(fake_api: FakeGigaChat, 
     t.expect("System prompt set.")
     t.send("три\r")
     t.expect("Echo: три")
-    body = fake_api.state.chat_requests[-1].json
+    body = last_body(fake_api)
     assert body["model"] == "GigaChat-2-Max"
-    assert body["messages"][0] == {"role": "system", "content": "Отвечай кратко"}
+    assert plain(body["messages"])[0] == {"role": "system", "content": "Отвечай кратко"}
     assert len(body["messages"]) == 6
 
     t.send("/reset\r")
     t.expect("afresh")
     t.send("четыре\r")
     t.expect("Echo: четыре")
-    assert fake_api.state.chat_requests[-1].json["messages"] == [
+    assert plain(last_body(fake_api)["messages"]) == [
         {"role": "system", "content": "Отвечай кратко"}, {"role": "user", "content": "четыре"},
     ]
     t.send("/nonsense\r")
     t.expect("/help")
     t.send("/exit\r")
     assert t.wait() == 0
-    assert len(fake_api.state.chat_requests) == 4, "commands are not sent to the model"
+    assert len(chats(fake_api)) == 4, "commands are not sent to the model"
 
 
 def test_repl_line_editing_and_history(fake_api: FakeGigaChat, daemon: DaemonFactory, pty_ctl: Any) -> None:
@@ -779,11 +802,11 @@ def test_repl_line_editing_and_history(fake_api: FakeGigaChat, daemon: DaemonFac
 
     def turn(keys: str, sent: str) -> None:
         t.expect("› ")  # the editor is in raw mode only once it has drawn its prompt
-        count = len(fake_api.state.chat_requests)
+        count = len(chats(fake_api))
         t.send(keys)
         t.expect("Echo: " + sent)
-        assert len(fake_api.state.chat_requests) == count + 1
-        assert fake_api.state.chat_requests[-1].json["messages"][-1]["content"] == sent
+        assert len(chats(fake_api)) == count + 1
+        assert plain(last_body(fake_api)["messages"])[-1]["content"] == sent
 
     turn("прмир" + LEFT * 3 + "ивет " + "\r", "привет мир")  # Cyrillic: moves by characters, not bytes
     turn("world" + CTRL_A + "hello " + CTRL_E + "!\r", "hello world!")
@@ -798,7 +821,7 @@ def test_repl_line_editing_and_history(fake_api: FakeGigaChat, daemon: DaemonFac
     t.expect("› ")
     t.send(CTRL_D)
     assert t.wait() == 0
-    assert len(fake_api.state.chat_requests) == 6
+    assert len(chats(fake_api)) == 6
 
 
 def test_repl_streams_and_ctrl_c_cancels_only_the_reply(fake_api: FakeGigaChat, daemon: DaemonFactory, pty_ctl: Any) -> None:
@@ -813,13 +836,13 @@ def test_repl_streams_and_ctrl_c_cancels_only_the_reply(fake_api: FakeGigaChat, 
     t.send(CTRL_C)
     t.expect("(cancelled)")
     t.expect("› ")
-    assert fake_api.wait_for(lambda s: any(x["route"] == "/chat/completions" for x in s.disconnects), 5), \
+    assert fake_api.wait_for(lambda s: any(x["route"] == V2_CHAT_PATH for x in s.disconnects), 5), \
         "the upstream transfer was not aborted"
     fake_api.configure(chunk_interval=0.0)
     t.send("снова\r")
     t.expect("Echo: снова")
     # The cancelled turn is not part of the history.
-    assert fake_api.state.chat_requests[-1].json["messages"] == [{"role": "user", "content": "снова"}]
+    assert plain(last_body(fake_api)["messages"]) == [{"role": "user", "content": "снова"}]
     t.send("/exit\r")
     assert t.wait() == 0
     assert d.running
@@ -833,7 +856,7 @@ def test_repl_with_a_daemon_conversation(fake_api: FakeGigaChat, daemon: DaemonF
     t.expect("› ")
     t.send("после\r")
     t.expect("Echo: после")
-    assert [m["content"] for m in fake_api.state.chat_requests[-1].json["messages"]] == ["до", "Echo: до", "после"]
+    assert [m["content"] for m in plain(last_body(fake_api)["messages"])] == ["до", "Echo: до", "после"]
     t.send("/reset\r")
     t.expect("[y/N]")  # a named conversation is deleted only when the user says so
     t.send("y\r")
@@ -841,7 +864,7 @@ def test_repl_with_a_daemon_conversation(fake_api: FakeGigaChat, daemon: DaemonF
     assert not (testenv.state / "gigachat" / "conversations" / "repl.json").exists()
     t.send("заново\r")
     t.expect("Echo: заново")
-    assert fake_api.state.chat_requests[-1].json["messages"] == [{"role": "user", "content": "заново"}]
+    assert plain(last_body(fake_api)["messages"]) == [{"role": "user", "content": "заново"}]
     t.expect("› ")
     t.send(CTRL_D)
     assert t.wait() == 0
@@ -852,7 +875,7 @@ def test_repl_reads_plain_lines_from_a_pipe(fake_api: FakeGigaChat, daemon: Daem
     r = run_ctl("chat", "-i", input="раз\n/model GigaChat-2-Pro\n\nдва\n")
     assert r.returncode == 0, r
     assert r.stdout == "Echo: раз\nModel: GigaChat-2-Pro.\nEcho: два\n", r
-    body = fake_api.state.chat_requests[-1].json
+    body = last_body(fake_api)
     assert body["model"] == "GigaChat-2-Pro" and len(body["messages"]) == 3
     # A script learns about a failed last turn from the exit status.
     r = run_ctl("chat", "-i", "-m", "GigaChat-Nonexistent", input="раз\n")
@@ -875,9 +898,9 @@ def test_ctrl_c_cancels_the_request_and_exits_130(
     assert p.wait(10) == 130
     out = first + p.stdout.read()
     assert out.decode().endswith("\n"), "the partial line is ended"
-    assert fake_api.wait_for(lambda s: any(x["route"] == "/chat/completions" for x in s.disconnects), 5), \
+    assert fake_api.wait_for(lambda s: any(x["route"] == V2_CHAT_PATH for x in s.disconnects), 5), \
         "the fake did not see its connection closed"
-    assert fake_api.state.chat_requests[-1].events_sent < 20
+    assert chats(fake_api)[-1].events_sent < 20
     # The daemon is healthy: it answers, and nothing is left running.
     assert d.running
     assert wait_until(lambda: final_result(run_ctl("status", "--json"))["requests"]["in_flight"] == 0)
@@ -918,14 +941,16 @@ def test_man_page_is_current(run_ctl: RunCtl) -> None:
     """docs/gigachatctl.1 is generated (docs/generate-manual.sh); this catches a stale one."""
     page = (REPO_ROOT / "docs" / "gigachatctl.1").read_text(encoding="utf-8")
     assert page.startswith('.\\" "Generated by swift-argument-parser"')
-    for sub in ("chat", "models", "embed", "tokens", "balance", "files", "conversations", "status"):
+    for sub in ("chat", "models", "embed", "tokens", "balance", "files", "conversations", "status", "usage", "log", "ai-check"):
         assert f".It Em {sub}" in page, f"{sub} is missing from the man page: run docs/generate-manual.sh"
     help_text = run_ctl("--help").stdout
     section = page.split('.Sh "EXIT STATUS"', 1)[1]
     for code, meaning in re.findall(r"^  (\d+)\s+(.+)$", help_text, re.M):
         assert f".It {code}\n{meaning}\n" in section, f"exit code {code} differs: run docs/generate-manual.sh"
     for option in ("interactive", "conversation", "function", "no-stream", "json", "socket", "continue", "file",
-                   "extract", "role", "usage", "timeout", "connect-timeout"):
+                   "extract", "role", "usage", "timeout", "connect-timeout", "api", "web-search", "read-urls", "code",
+                   "image", "output-dir", "reasoning", "schema", "regex", "attach", "quiet", "since", "until", "by", "csv",
+                   "lines", "follow", "outcome"):
         assert re.search(rf"\.It Fl (?:\w , )?-{option}\b", page), option
     if shutil.which("man"):
         rendered = subprocess.run(["man", "-l", str(REPO_ROOT / "docs" / "gigachatctl.1")], capture_output=True, text=True,

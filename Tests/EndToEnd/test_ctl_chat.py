@@ -17,8 +17,18 @@ from harness import DaemonFactory, TestEnv
 from test_ctl import pty_ctl  # noqa: F401  (a fixture)
 
 
+def chats(fake: FakeGigaChat) -> list[Any]:
+    """The chats gigachatctl sent upstream: chat.create, on the v2 endpoint, unless --api v1."""
+    return fake.state.v2_chat_requests
+
+
+def plain(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """v2 messages as role and text, the way v1 spells them, for comparing turns."""
+    return [{"role": m["role"], "content": "".join(p.get("text", "") for p in m["content"])} for m in messages]
+
+
 def sent(fake: FakeGigaChat) -> list[dict[str, Any]]:
-    return fake.state.chat_requests[-1].json["messages"]
+    return plain(chats(fake)[-1].json["messages"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -55,7 +65,7 @@ def test_a_bad_file_is_bad_usage(
     r = run_ctl("chat", "-f", name, "что тут?")
     assert r.returncode == 64, r
     assert r.stderr.startswith("gigachatctl: ") and name in r.stderr and len(r.stderr.splitlines()) == 1, r
-    assert not fake_api.state.chat_requests
+    assert not chats(fake_api)
 
 
 def test_files_go_with_the_first_turn_of_the_repl(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: Any, testenv: TestEnv) -> None:
@@ -63,9 +73,9 @@ def test_files_go_with_the_first_turn_of_the_repl(fake_api: FakeGigaChat, daemon
     (testenv.root / "notes.txt").write_text("заметки", encoding="utf-8")
     r = run_ctl("chat", "-i", "-f", "notes.txt", input="первый\nвторой\n")
     assert r.returncode == 0, r
-    first, second = fake_api.state.chat_requests
-    assert first.json["messages"][-1]["content"] == "первый\n\nзаметки"
-    assert second.json["messages"][-1]["content"] == "второй"
+    first, second = chats(fake_api)
+    assert plain(first.json["messages"])[-1]["content"] == "первый\n\nзаметки"
+    assert plain(second.json["messages"])[-1]["content"] == "второй"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -77,8 +87,8 @@ def test_continue_an_unnamed_chat(fake_api: FakeGigaChat, daemon: DaemonFactory,
     assert run_ctl("chat", "-s", "Будь краток", "-m", "GigaChat-2", "раз").returncode == 0
     r = run_ctl("chat", "-C", "два")
     assert r.returncode == 0 and r.stdout == "Echo: два\n", r
-    body = fake_api.state.chat_requests[-1].json
-    assert body["messages"] == [
+    body = chats(fake_api)[-1].json
+    assert plain(body["messages"]) == [
         {"role": "system", "content": "Будь краток"}, {"role": "user", "content": "раз"},
         {"role": "assistant", "content": "Echo: раз"}, {"role": "user", "content": "два"},
     ]
@@ -87,7 +97,7 @@ def test_continue_an_unnamed_chat(fake_api: FakeGigaChat, daemon: DaemonFactory,
     r = run_ctl("chat", "--continue", "-m", "GigaChat-2-Max", "три")
     assert r.returncode == 0, r
     assert [m["content"] for m in sent(fake_api)] == ["Будь краток", "раз", "Echo: раз", "два", "Echo: два", "три"]
-    assert fake_api.state.chat_requests[-1].json["model"] == "GigaChat-2-Max"
+    assert chats(fake_api)[-1].json["model"] == "GigaChat-2-Max"
     last = testenv.state / "gigachat" / "last-chat.json"
     assert last.stat().st_mode & 0o777 == 0o600
     # A new unnamed chat replaces it.
@@ -147,18 +157,18 @@ def test_a_role_gives_the_system_prompt_and_defaults(fake_api: FakeGigaChat, dae
     write_role(testenv, "reviewer", "---\nmodel: GigaChat-2-Pro\ntemperature: 0.2\nmax_tokens: 300\n---\nТы ревьюер. Кратко.\n")
     r = run_ctl("chat", "--role", "reviewer", "посмотри")
     assert r.returncode == 0, r
-    body = fake_api.state.chat_requests[-1].json
-    assert body["model"] == "GigaChat-2-Pro" and body["temperature"] == pytest.approx(0.2) and body["max_tokens"] == 300
-    assert body["messages"] == [{"role": "system", "content": "Ты ревьюер. Кратко."}, {"role": "user", "content": "посмотри"}]
+    body = chats(fake_api)[-1].json
+    assert body["model"] == "GigaChat-2-Pro" and body["model_options"] == {"temperature": pytest.approx(0.2), "max_tokens": 300}
+    assert plain(body["messages"]) == [{"role": "system", "content": "Ты ревьюер. Кратко."}, {"role": "user", "content": "посмотри"}]
     # The command line beats the role.
     assert run_ctl("chat", "-r", "reviewer", "-m", "GigaChat-2-Max", "-s", "Другое", "x").returncode == 0
-    body = fake_api.state.chat_requests[-1].json
-    assert body["model"] == "GigaChat-2-Max" and body["messages"][0]["content"] == "Другое"
+    body = chats(fake_api)[-1].json
+    assert body["model"] == "GigaChat-2-Max" and plain(body["messages"])[0]["content"] == "Другое"
     # A role without a header is just a system prompt; NAME.md works too; $GIGACHATCTL_ROLE is the default.
     write_role(testenv, "plain.md", "Отвечай стихами.\n")
     assert run_ctl("chat", "x", env={"GIGACHATCTL_ROLE": "plain"}).returncode == 0
-    body = fake_api.state.chat_requests[-1].json
-    assert body["messages"][0] == {"role": "system", "content": "Отвечай стихами."}
+    body = chats(fake_api)[-1].json
+    assert plain(body["messages"])[0] == {"role": "system", "content": "Отвечай стихами."}
     assert body["model"] == "GigaChat", "a role without a model leaves it to the daemon"
 
 
@@ -177,7 +187,7 @@ def test_a_bad_role_is_bad_usage(
         write_role(testenv, name, text)
     r = run_ctl("chat", "--role", name, "x")
     assert r.returncode == 64 and complaint in r.stderr and r.stderr.startswith("gigachatctl: "), r
-    assert not fake_api.state.chat_requests
+    assert not chats(fake_api)
 
 
 def test_the_client_default_model(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: Any, testenv: TestEnv) -> None:
@@ -186,11 +196,11 @@ def test_the_client_default_model(fake_api: FakeGigaChat, daemon: DaemonFactory,
     conf.parent.mkdir(parents=True, exist_ok=True)
     conf.write_text("# mine\nGIGACHATCTL_MODEL = GigaChat-2-Pro\n", encoding="utf-8")
     assert run_ctl("chat", "x").returncode == 0
-    assert fake_api.state.chat_requests[-1].json["model"] == "GigaChat-2-Pro"
+    assert chats(fake_api)[-1].json["model"] == "GigaChat-2-Pro"
     assert run_ctl("chat", "x", env={"GIGACHATCTL_MODEL": "GigaChat-2-Max"}).returncode == 0
-    assert fake_api.state.chat_requests[-1].json["model"] == "GigaChat-2-Max", "the environment beats the file"
+    assert chats(fake_api)[-1].json["model"] == "GigaChat-2-Max", "the environment beats the file"
     assert run_ctl("chat", "-m", "GigaChat-2", "x", env={"GIGACHATCTL_MODEL": "GigaChat-2-Max"}).returncode == 0
-    assert fake_api.state.chat_requests[-1].json["model"] == "GigaChat-2"
+    assert chats(fake_api)[-1].json["model"] == "GigaChat-2"
     assert run_ctl("tokens", "abc").returncode == 0
     assert fake_api.state.requests_to("/tokens/count")[-1].json["model"] == "GigaChat-2-Pro"
     conf.write_text("MODEL=x\n", encoding="utf-8")
@@ -269,8 +279,8 @@ def test_usage_footer(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: An
     assert r.returncode == 0 and r.stdout == "Echo: сколько?\n", r
     m = USAGE.match(r.stderr.strip())
     assert m, r.stderr
-    usage = fake_api.state.chat_requests[-1].usage
-    assert (int(m[1]), int(m[2]), int(m[3])) == (usage["prompt_tokens"], usage.get("precached_prompt_tokens", 0), usage["completion_tokens"])
+    usage = chats(fake_api)[-1].usage
+    assert (int(m[1]), int(m[2]), int(m[3])) == (usage["input_tokens"], usage["input_tokens_details"]["cached_tokens"], usage["output_tokens"])
     assert m[4], "a streamed reply says when its first text came"
     r = run_ctl("chat", "--no-stream", flag, "x")
     assert USAGE.match(r.stderr.strip()) and "first text" not in r.stderr, r
@@ -286,7 +296,7 @@ def test_usage_in_the_repl(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ct
 
 
 def test_a_reply_cut_at_its_length_is_said_on_a_terminal(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: Any, pty_ctl: Any) -> None:
-    fake_api.inject("chat", "none", finish_reason="length", times=-1)
+    fake_api.inject("v2", "none", finish_reason="length", times=-1)
     daemon()
     t = pty_ctl("chat", "--max-tokens", "5", "длинный ответ")
     assert t.wait() == 0
@@ -295,8 +305,8 @@ def test_a_reply_cut_at_its_length_is_said_on_a_terminal(fake_api: FakeGigaChat,
     assert r.returncode == 0 and r.stderr == "", "a script's stderr gets errors only"
     r = run_ctl("chat", "--json", "длинный ответ")
     final = json.loads(r.stdout.splitlines()[-1])
-    assert final["result"]["choices"][0]["finish_reason"] == "length"
-    assert any(json.loads(line).get("params", {}).get("finish_reason") == "length" for line in r.stdout.splitlines()[:-1])
+    assert final["result"]["finish_reason"] == "length"
+    assert any(json.loads(line).get("params", {}).get("data", {}).get("finish_reason") == "length" for line in r.stdout.splitlines()[:-1])
 
 
 def test_a_new_conversation_is_named_on_a_terminal(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: Any, pty_ctl: Any) -> None:

@@ -108,7 +108,7 @@ def test_example_runs(example: Example, fake_api: FakeGigaChat, daemon: DaemonFa
     assert proc.returncode == 0, f"{example.name} failed ({proc.returncode}):\n{example.code}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
     assert "gigachatctl:" not in proc.stderr, f"{example.name} reported an error:\n{proc.stderr}"
     if "gigachatctl chat" in example.code:
-        assert fake_api.state.chat_requests, f"{example.name} asked nothing"
+        assert fake_api.state.v2_chat_requests or fake_api.state.chat_requests, f"{example.name} asked nothing"
 
 
 def exit_status_example() -> Example:
@@ -134,7 +134,8 @@ def test_the_exit_status_example_prints_the_answer(fake_api: FakeGigaChat, daemo
 
 def test_the_exit_status_example_sees_a_rate_limit(fake_api: FakeGigaChat, daemon: DaemonFactory, testenv: TestEnv,
                                                   gigachatctl_bin: Path) -> None:
-    fake_api.inject("chat", "rate_limit", retry_after=3600, times=-1)
+    for route in ("chat", "v2"):
+        fake_api.inject(route, "rate_limit", retry_after=3600, times=-1)
     daemon(env={"GIGACHATD_MAX_RETRY_AFTER": "1"})
     proc = run_example(exit_status_example().code, testenv, gigachatctl_bin, workspace(testenv))
     assert "rate limited; try again in a minute" in proc.stderr, proc.stderr

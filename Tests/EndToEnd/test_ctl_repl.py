@@ -13,13 +13,13 @@ from typing import Any
 
 from fake_gigachat import FakeGigaChat
 from harness import DaemonFactory, TestEnv
-from test_ctl import ANSI, CTRL_A, CTRL_D, UP, pty_ctl  # noqa: F401  (pty_ctl is a fixture)
+from test_ctl import ANSI, CTRL_A, CTRL_D, UP, chats, plain, pty_ctl  # noqa: F401  (pty_ctl is a fixture)
 
 PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
 
 
 def sent(fake: FakeGigaChat) -> str:
-    return fake.state.chat_requests[-1].json["messages"][-1]["content"]
+    return plain(chats(fake)[-1].json["messages"])[-1]["content"]
 
 
 def test_chat_without_a_prompt_on_a_terminal_talks(fake_api: FakeGigaChat, daemon: DaemonFactory, pty_ctl: Any) -> None:
@@ -44,7 +44,7 @@ def test_a_paste_of_several_lines_is_one_turn(fake_api: FakeGigaChat, daemon: Da
     t.send(" и ещё\r")
     t.expect("Echo: первая строка")
     t.expect("› ")
-    assert len(fake_api.state.chat_requests) == 1, "the paste became several turns"
+    assert len(chats(fake_api)) == 1, "the paste became several turns"
     assert sent(fake_api) == "первая строка\nвторая строка\n\tс отступом и ещё"
     t.send(CTRL_D)
     assert t.wait() == 0
@@ -65,7 +65,7 @@ def test_a_triple_quote_block_is_one_turn(fake_api: FakeGigaChat, daemon: Daemon
     t.send('"""одной строкой"""\r')
     t.expect("Echo: одной строкой")
     t.expect("› ")
-    assert [r.json["messages"][-1]["content"] for r in fake_api.state.chat_requests] == ["раз\nдва", "одной строкой"]
+    assert [plain(r.json["messages"])[-1]["content"] for r in chats(fake_api)] == ["раз\nдва", "одной строкой"]
     t.send(CTRL_D)
     assert t.wait() == 0
 
@@ -74,7 +74,7 @@ def test_a_triple_quote_block_from_a_pipe(fake_api: FakeGigaChat, daemon: Daemon
     daemon()
     r = run_ctl("chat", "-i", input='"""\nстрока 1\nстрока 2\n"""\nпотом\n')
     assert r.returncode == 0, r
-    assert [q.json["messages"][-1]["content"] for q in fake_api.state.chat_requests] == ["строка 1\nстрока 2", "потом"]
+    assert [plain(q.json["messages"])[-1]["content"] for q in chats(fake_api)] == ["строка 1\nстрока 2", "потом"]
 
 
 def test_history_is_kept_between_sessions_in_a_private_file(
@@ -171,7 +171,7 @@ def test_reset_from_a_script_does_not_ask(fake_api: FakeGigaChat, daemon: Daemon
     assert run_ctl("chat", "-c", "scripted", "до").returncode == 0
     r = run_ctl("chat", "-i", "-c", "scripted", input="/reset\nпосле\n")
     assert r.returncode == 0 and "deleted" in r.stdout, r
-    assert fake_api.state.chat_requests[-1].json["messages"] == [{"role": "user", "content": "после"}]
+    assert plain(chats(fake_api)[-1].json["messages"]) == [{"role": "user", "content": "после"}]
 
 
 def test_the_repl_names_a_new_conversation(fake_api: FakeGigaChat, daemon: DaemonFactory, pty_ctl: Any, run_ctl: Any) -> None:

@@ -48,7 +48,7 @@ def test_double_dash_sends_a_prompt_that_starts_with_a_dash(fake_api: FakeGigaCh
     r = run_ctl("chat", "--", "-5", "градусов")
     assert r.returncode == 0 and r.stdout == "Echo: -5 градусов\n", r
     r = run_ctl("chat", "-s", "-коротко-", "x")
-    assert r.returncode == 0 and fake_api.state.chat_requests[-1].json["messages"][0]["content"] == "-коротко-", r
+    assert r.returncode == 0 and fake_api.state.v2_chat_requests[-1].json["messages"][0]["content"] == [{"text": "-коротко-"}], r
 
 
 @pytest.mark.parametrize("args,message", [
@@ -149,7 +149,8 @@ CLIENTS = {
 def test_contrib_clients_exit_like_gigachatctl(
     fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: Any, testenv: TestEnv, client: str
 ) -> None:
-    fake_api.inject("chat", "rate_limit", retry_after=3600, times=-1)
+    for route in ("chat", "v2"):  # the contrib clients use chat; gigachatctl, chat.create
+        fake_api.inject(route, "rate_limit", retry_after=3600, times=-1)
     d = daemon(env={"GIGACHATD_MAX_RETRY_AFTER": "1"})
     expected = run_ctl("chat", "быстрее").returncode
     assert expected == 5

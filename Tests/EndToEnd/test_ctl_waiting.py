@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 import pytest
 
 from fake_gigachat import FakeGigaChat
+from fake_v2 import V2_CHAT_PATH
 from harness import DaemonFactory, TestEnv
 from test_ctl import pty_ctl  # noqa: F401  (a fixture)
 
@@ -178,7 +179,7 @@ def slow_but_alive(conn: socket.socket, server: StandIn) -> None:
             for request in server.read_requests(conn, buffer):
                 if request["method"] == "status":
                     send(conn, {"id": request["id"], "result": {"state": "running"}})
-                elif request["method"] == "chat":
+                elif request["method"] == "chat.create":
                     chat_id = request["id"]
         elif chat_id is not None:
             send(conn, {"id": chat_id, "result": RESULT})
@@ -190,7 +191,7 @@ def test_a_slow_answer_from_a_live_daemon_is_waited_for(stand_in: Any, run_ctl: 
     server = stand_in(slow_but_alive)
     r = run_ctl("--connect-timeout", "1.5", "chat", "--no-stream", "долгий ответ")
     assert r.returncode == 0 and r.stdout == "готово\n", r
-    assert [m["method"] for m in server.received][:2] == ["chat", "status"], "no liveness check was made"
+    assert [m["method"] for m in server.received][:2] == ["chat.create", "status"], "no liveness check was made"
     r = run_ctl("--connect-timeout", "1.5", "chat", "--json", "--no-stream", "ещё")
     assert r.returncode == 0, r
     lines = [json.loads(line) for line in r.stdout.splitlines()]
@@ -279,7 +280,7 @@ def test_total_timeout_cancels_the_request(fake_api: FakeGigaChat, daemon: Daemo
     assert r.stdout.startswith("Ec") and r.stdout.endswith("\n"), r
     line = one_line(r.stderr)
     assert "no complete answer within 1 s (--timeout)" in line and line.count("incomplete") == 1, line
-    assert fake_api.wait_for(lambda s: any(x["route"] == "/chat/completions" for x in s.disconnects), 5), \
+    assert fake_api.wait_for(lambda s: any(x["route"] == V2_CHAT_PATH for x in s.disconnects), 5), \
         "the upstream transfer was not aborted"
     r = run_ctl("--timeout", "1", "chat", "--json", "медленно")
     assert r.returncode == 1 and r.stderr == "", r
@@ -310,7 +311,7 @@ def test_a_broken_stream_is_reported_on_its_own_line_once(
     fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: Any, pty_ctl: Any
 ) -> None:
     fake_api.configure(chunks=4)
-    fake_api.inject("chat", "reset_after", chunks=2, times=-1)
+    fake_api.inject("v2", "reset_after", chunks=2, times=-1)
     daemon(env={"GIGACHAT_MAX_RETRIES": "0"})
     r = run_ctl("chat", "hello there")
     assert r.returncode == 1, r
@@ -328,11 +329,13 @@ def test_a_broken_stream_is_reported_on_its_own_line_once(
 
 def test_a_broken_reply_without_streaming_shows_what_came(fake_api: FakeGigaChat, daemon: DaemonFactory, run_ctl: Any) -> None:
     fake_api.configure(chunks=4)
-    fake_api.inject("chat", "reset_after", chunks=2, times=-1)
+    fake_api.inject("v2", "reset_after", chunks=2, times=-1)
     daemon(env={"GIGACHAT_MAX_RETRIES": "0"})
     r = run_ctl("chat", "--json", "--no-stream", "hello there")
     error = json.loads(r.stdout.splitlines()[-1])["error"]
-    partial = (error.get("data") or {}).get("result", {}).get("choices", [{}])[0].get("message", {}).get("content")
+    result = (error.get("data") or {}).get("result") or {}
+    partial = "".join(p.get("text", "") for m in result.get("messages", []) if m.get("role") == "assistant"
+                      for p in m.get("content") or [])
     r = run_ctl("chat", "--no-stream", "hello there")
     assert r.returncode == 1, r
     if partial:

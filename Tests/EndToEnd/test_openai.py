@@ -24,9 +24,8 @@ import openai
 import pytest
 
 from fake_gigachat import FakeGigaChat
-from harness import Daemon, DaemonFactory, wait_until
+from harness import PEER_CLIENT, Daemon, DaemonFactory, as_nobody, open_doors, wait_until
 
-NOBODY = 65534
 ALIASES = {"gpt-4o": "GigaChat-2-Max", "text-embedding-3-small": "Embeddings"}
 WEATHER = {
     "type": "function",
@@ -544,35 +543,12 @@ def test_drain_lets_a_running_stream_finish(front: Any, fake_api: FakeGigaChat) 
 needs_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
                                 reason="acting as another uid needs root and setpriv")
 
-OTHER_CLIENT = r"""
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(10)
-s.connect(sys.argv[1])
-s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-sys.stdout.write(data.decode())
-"""
-
-
 @needs_root
 def test_another_uid_is_refused_on_the_http_socket(front: Any) -> None:
     f = front()
-    # Open the doors the daemon keeps shut, so that only the peer-credential check stands in the way.
-    f.sock.parent.chmod(0o755)
-    f.sock.chmod(0o666)
-    for parent in list(f.sock.parents)[1:]:
-        if str(parent) in ("/", "/tmp"):
-            break
-        parent.chmod(parent.stat().st_mode | 0o011)
-    result = subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "python3", "-c", OTHER_CLIENT, str(f.sock)],
-        capture_output=True, timeout=20,
+    open_doors(f.sock)
+    result = as_nobody(
+        "python3", "-c", PEER_CLIENT, str(f.sock), "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n",
     )
     assert result.returncode == 0, result.stderr.decode()
     out = result.stdout.decode()

@@ -18,48 +18,18 @@ from pathlib import Path
 import pytest
 
 from fake_gigachat import FakeGigaChat
-from harness import DaemonFactory, wait_until
+from harness import NOBODY, PEER_CLIENT, DaemonFactory, as_nobody, open_doors, wait_until
 from pki import TestPKI
 
-NOBODY = 65534
 needs_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
                                 reason="acting as another uid needs root and setpriv")
-
-
-def as_nobody(*argv: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv],
-        capture_output=True, timeout=20, **kw,
-    )
-
-
-CLIENT = r"""
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(10)
-s.connect(sys.argv[1])
-s.sendall(b'{"id":1,"method":"status"}\n')
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-sys.stdout.write(data.decode())
-"""
 
 
 @needs_root
 def test_another_uid_gets_one_error_line_and_is_closed(daemon: DaemonFactory) -> None:
     d = daemon()
-    # Open the doors the daemon keeps shut, so that only the peer-credential check stands in the way.
-    d.socket_path.parent.chmod(0o755)
-    d.socket_path.chmod(0o666)
-    for parent in list(d.socket_path.parents)[1:]:
-        if str(parent) in ("/", "/tmp"):
-            break
-        parent.chmod(parent.stat().st_mode | 0o011)
-    result = as_nobody("python3", "-c", CLIENT, str(d.socket_path))
+    open_doors(d.socket_path)
+    result = as_nobody("python3", "-c", PEER_CLIENT, str(d.socket_path), '{"id":1,"method":"status"}\n')
     assert result.returncode == 0, result.stderr.decode()
     lines = result.stdout.decode().splitlines()
     assert len(lines) == 1, f"expected exactly one error line, got {lines}"

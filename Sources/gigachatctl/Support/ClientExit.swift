@@ -17,12 +17,12 @@ enum ClientExit {
         Exit status:
           0    success
           1    the API or the daemon reported an error, or --timeout passed
-          3    gigachatd is not running, cannot be reached, could not start or did not answer
+          3    gigachatd is not running or reachable, could not start or did not answer
           4    the API rejected the credentials, or none are configured
           5    rate limited beyond what gigachatd waits for
-          6    no tokens left for this model on the key (the API answered 402)
-          7    the model is switched off for now (a stop event: 423, or 403 "temporarily unavailable")
-          8    a daily budget of gigachatd (GIGACHATD_BUDGETS) is used up; it resets at local midnight
+          6    no tokens left for this model on this key (the API answered 402)
+          7    the model is switched off for now (a stop event: HTTP 423 or 403)
+          8    a daily budget (GIGACHATD_BUDGETS) is used up until local midnight
           64   bad usage: unknown option, missing argument, invalid parameter
           130  interrupted by Ctrl-C (the request was cancelled)
         """

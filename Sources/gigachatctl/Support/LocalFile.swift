@@ -21,7 +21,10 @@ enum LocalFile {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return path }
         let directory = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let relative = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
+        var relative = Substring(path)
+        while relative.hasPrefix("./") { relative = relative.dropFirst(2).drop { $0 == "/" } }
+        if relative == "." { relative = "" }
+        guard !relative.isEmpty else { return directory }
         return directory.hasSuffix("/") ? directory + relative : directory + "/" + relative
     }
 

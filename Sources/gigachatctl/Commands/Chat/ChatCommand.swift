@@ -12,19 +12,31 @@ struct ChatCommand: ParsableCommand {
             both. With no PROMPT on a terminal, chat talks (as -i does). In a shell loop that reads \
             its own standard input, give chat </dev/null.
 
+            chat speaks GigaChat's v2 contract (gigachatd's chat.create): --web-search, --read-urls, \
+            --code and --image let the model use the API's own tools, --reasoning sets how hard a \
+            reasoning model thinks, --schema and --regex say what the reply must look like, -a sends \
+            files. --api v1 (or GIGACHATCTL_API=v1) uses the older contract (gigachatd's chat), whose \
+            --json lines are chat.delta instead of chat.event. Web search sources follow the reply as \
+            numbered links; images are saved in --output-dir and their paths printed after the reply. \
+            On a terminal, a reasoning model's thinking is shown dimmed on stderr and a tool's \
+            progress while it runs (-q hides both). A reply the API's content filter declined is \
+            said on stderr.
+
             -i starts a conversation kept in memory (or in gigachatd with -c NAME; -C continues the \
             last chat). On a terminal the line can be edited (arrows, Home/End, Ctrl-A/E/K/U/W), \
             Up/Down recall earlier lines (kept in $XDG_STATE_HOME/gigachat/history), a pasted block \
             is one turn, and a turn of several lines can be typed between lines of three quotes (\"\"\"). \
             Otherwise each line of standard input is one turn. Lines starting with / are commands: \
-            /reset, /model NAME, /system TEXT, /help, /exit. Ctrl-C cancels a reply, Ctrl-D leaves.
+            /reset, /model NAME, /system TEXT, /web, /urls, /code and /image [on|off], /reasoning \
+            LEVEL, /schema SCHEMA, /regex RE, /attach FILE, /settings, /help, /exit. Ctrl-C cancels a \
+            reply, Ctrl-D leaves.
 
             A role is a file $XDG_CONFIG_HOME/gigachat/roles/NAME holding a system prompt, optionally \
             after a header of model:, temperature: and max_tokens: lines between two --- lines. \
-            $GIGACHATCTL_MODEL and $GIGACHATCTL_ROLE (or the same keys in \
+            $GIGACHATCTL_MODEL, $GIGACHATCTL_ROLE and $GIGACHATCTL_API (or the same keys in \
             $XDG_CONFIG_HOME/gigachat/gigachatctl.conf) set defaults.
 
-            With --function the model may answer with a function call instead of text; it is \
+            With --function the model may answer with function calls instead of text; each is \
             printed as the function's name and its arguments as JSON.
 
             On a terminal the reply's words are wrapped to its width, its Markdown is shown lightly \

@@ -81,12 +81,11 @@ final class ChatPrinter {
         if !reasoning.shown, streamed.isEmpty, !reply.reasoning.isEmpty { reasoning.show(reply.reasoning) }
         reasoning.end()
         if streamed.isEmpty, !reply.text.isEmpty { take(reply.text) }
-        guard showText else { return }
-        endLine()
+        if showText { endLine() }
         for call in reply.functionCalls {
             Output.write(Self.describe(functionCall: call, style: style, filter: filter))
         }
-        if sources, extractor == nil, !reply.sources.isEmpty {
+        if showText, sources, extractor == nil, !reply.sources.isEmpty {
             Output.write(Self.describe(sources: reply.sources, style: style, filter: filter))
         }
     }

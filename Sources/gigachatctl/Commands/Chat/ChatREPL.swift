@@ -230,8 +230,13 @@ final class ChatREPL {
                 attachments = []
                 note("Nothing is attached to the next turn.")
             default:
-                guard access(argument, R_OK) == 0 else {
+                var info = stat()
+                guard access(argument, R_OK) == 0, stat(argument, &info) == 0 else {
                     note("Cannot read \(argument): \(String(cString: strerror(errno))).")
+                    return true
+                }
+                guard info.st_mode & S_IFMT == S_IFREG else {
+                    note("\(argument) is not a regular file.")
                     return true
                 }
                 attachments.append(argument)

@@ -28,13 +28,16 @@ enum GeneratedFiles {
 
     /// A name made of the id's safe characters: it comes from the API and becomes part of a path.
     static func safeName(_ id: String) -> String {
-        var name = String(id.unicodeScalars.map { scalar -> Character in
-            let safe = ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
-                || scalar == "-" || scalar == "_" || scalar == "."
-            return safe ? Character(scalar) : "_"
-        })
+        var name = String(id.unicodeScalars.map(safeCharacter))
         while name.hasPrefix(".") { name.removeFirst() }
         return name.isEmpty ? "file" : String(name.prefix(200))
+    }
+
+    private static func safeCharacter(_ scalar: Unicode.Scalar) -> Character {
+        let safe =
+            ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+            || scalar == "-" || scalar == "_" || scalar == "."
+        return safe ? Character(scalar) : "_"
     }
 
     /// The usual extension of a content type, or nil for one without.

@@ -61,7 +61,13 @@ struct FilesDownloadCommand: ParsableCommand {
             guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { return LocalFile.absolutePath(path) }
             directory = path
         }
-        return GeneratedFiles.freePath(in: LocalFile.absolutePath(directory), name: try storedName(client: client), extension: nil)
+        let name = try storedName(client: client)
+        // "report.pdf" becomes "report-2.pdf" when taken, not "report.pdf-2".
+        if let dot = name.lastIndex(of: "."), dot != name.startIndex, name.index(after: dot) != name.endIndex {
+            return GeneratedFiles.freePath(
+                in: LocalFile.absolutePath(directory), name: String(name[..<dot]), extension: String(name[name.index(after: dot)...]))
+        }
+        return GeneratedFiles.freePath(in: LocalFile.absolutePath(directory), name: name, extension: nil)
     }
 
     /// The stored file name without any directory, from `files.get`; the id when there is none.

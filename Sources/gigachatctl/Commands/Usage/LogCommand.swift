@@ -129,7 +129,7 @@ struct LogCommand: ParsableCommand {
     }
 
     /// Column widths of the lines; a longer cell pushes the rest of its line along.
-    private static let widths = [19, 16, 11, 20, 7, 7, 7, 7, 7]
+    private static let widths = [19, 16, 13, 20, 6, 6, 6, 7, 7]
     private static let rightAligned: Set<Int> = [4, 5, 6, 7, 8]
 
     static func header() -> String {

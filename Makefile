@@ -77,6 +77,11 @@ test: test-deps
 	$(SWIFT) test
 	$(PYTHON) -m pytest -q Tests/EndToEnd
 
+# Formatting is swift-format's job (.swift-format holds the rules); `swift format format -i -r Sources Tests`
+# fixes what this finds.
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests
+
 sanitize: test-deps
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan
 

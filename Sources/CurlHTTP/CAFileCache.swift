@@ -1,9 +1,9 @@
 internal import CCurl
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Turns a CA bundle given as bytes into a file path libcurl can cache.
@@ -33,7 +33,8 @@ final class CAFileCache {
     /// falls back to the blob).
     func path(for bundle: [UInt8]) -> String? {
         let key = bundle.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
-        if let entry = entries.first(where: { $0.bundle.count == bundle.count && $0.bundle.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == key }) {
+        if let entry = entries.first(where: { $0.bundle.count == bundle.count && $0.bundle.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == key }
+        ) {
             return entry.path
         }
         if let entry = entries.first(where: { $0.bundle == bundle }) {

@@ -2,11 +2,11 @@ internal import CCurl
 import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One curl multi handle driven by its own dedicated thread (curl_multi_poll + curl_multi_wakeup);

@@ -1,11 +1,11 @@
 internal import CCurl
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The engine thread's body: owns the multi handle and every easy handle, and runs the poll loop.

@@ -222,13 +222,16 @@ public final class GigaChatClient: Sendable {
                 let errorBody = (try? await Self.readBody(&iterator, limit: Self.maxErrorBodyBytes)) ?? []
                 let message = ErrorBody.message(status: head.status, body: errorBody)
                 let neverRetried = head.status == 402 || Self.isStopEvent(status: head.status, message: message)
-                let decision = neverRetried ? .fail(retryAfter: nil) : policy.decision(
-                    status: head.status,
-                    retryAfterHeader: head.header("Retry-After"),
-                    attempt: attempt,
-                    nowSeconds: Double(TokenManager.nowMilliseconds()) / 1000,
-                    jitter: Double.random(in: 0...1)
-                )
+                let decision =
+                    neverRetried
+                    ? .fail(retryAfter: nil)
+                    : policy.decision(
+                        status: head.status,
+                        retryAfterHeader: head.header("Retry-After"),
+                        attempt: attempt,
+                        nowSeconds: Double(TokenManager.nowMilliseconds()) / 1000,
+                        jitter: Double.random(in: 0...1)
+                    )
                 switch decision {
                 case .retry(let seconds):
                     waitSeconds = seconds
@@ -271,7 +274,8 @@ public final class GigaChatClient: Sendable {
 
     static func statusError(status: Int, message: String, retryAfter: Double?) -> APIError {
         if isStopEvent(status: status, message: message) {
-            return APIError(.modelUnavailable, "the model is switched off for now (a GigaChat stop event); try later or another model: \(message)", status: status)
+            return APIError(
+                .modelUnavailable, "the model is switched off for now (a GigaChat stop event); try later or another model: \(message)", status: status)
         }
         switch status {
         case 402:
@@ -513,8 +517,10 @@ public final class GigaChatClient: Sendable {
             }
             // Nothing passed on yet: the caller may retry safely. Otherwise the reply is partial.
             if !delivered, accumulator.chunkCount == 0 { throw error }
-            throw APIError(.truncated, "the reply broke off: \(error.message); the text so far is partial",
-                           partial: accumulator.result).withKind(error.kind == .timedOut ? .timedOut : .truncated)
+            throw APIError(
+                .truncated, "the reply broke off: \(error.message); the text so far is partial",
+                partial: accumulator.result
+            ).withKind(error.kind == .timedOut ? .timedOut : .truncated)
         } catch let error as SSEParseError {
             throw APIError(.malformed, "the API sent a malformed event stream: \(error.message)", partial: accumulator.result)
         }

@@ -43,10 +43,11 @@ actor BalanceWatcher {
     /// One short line for systemd's STATUS=: "balance GigaChat 12000, embeddings 40000".
     var summary: String? {
         guard let entries = balance?["balance"]?.arrayValue, !entries.isEmpty else { return nil }
-        return "balance " + entries.compactMap { entry in
-            guard let usage = entry["usage"]?.stringValue, let value = entry["value"]?.doubleValue else { return nil }
-            return "\(usage) \(Durations.text(seconds: value).dropLast(2))"
-        }.joined(separator: ", ")
+        return "balance "
+            + entries.compactMap { entry in
+                guard let usage = entry["usage"]?.stringValue, let value = entry["value"]?.doubleValue else { return nil }
+                return "\(usage) \(Durations.text(seconds: value).dropLast(2))"
+            }.joined(separator: ", ")
     }
 
     /// False when the key has no balance to read (postpaid): stop asking.

@@ -24,9 +24,10 @@ extension Configuration {
         var paths: [String] = []
         if let keyFile = configuration.keyFile { paths.append(keyFile) }
         if let directory = sources.environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty,
-           FileManager.default.fileExists(atPath: "\(directory)/gigachat-credentials"),
-           let source = defaultCredentialsPath(environment: sources.environment),
-           FileManager.default.fileExists(atPath: source) {
+            FileManager.default.fileExists(atPath: "\(directory)/gigachat-credentials"),
+            let source = defaultCredentialsPath(environment: sources.environment),
+            FileManager.default.fileExists(atPath: source)
+        {
             paths.append(source)
         }
         return paths

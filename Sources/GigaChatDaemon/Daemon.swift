@@ -89,7 +89,9 @@ public final class Daemon: Sendable {
         if let file = configuration.configFile { readyMetadata["config_file"] = "\(file)" }
         logger.notice("gigachatd ready", metadata: readyMetadata)
         if configuration.authentication == .none, configuration.certFile == nil {
-            logger.warning("no credentials configured: every API request will fail until the authorization key is in ~/.config/gigachat/credentials (or GIGACHAT_CREDENTIALS) and gigachatd is reloaded")
+            logger.warning(
+                "no credentials configured: every API request will fail until the authorization key is in ~/.config/gigachat/credentials (or GIGACHAT_CREDENTIALS) and gigachatd is reloaded"
+            )
         }
         await upstream.start()
 
@@ -384,7 +386,8 @@ public final class Daemon: Sendable {
     /// file and left to the file on reload.
     static func reloadSources(_ sources: Configuration.Sources, configFile: String?) -> Configuration.Sources {
         guard let configFile, let text = try? String(contentsOfFile: configFile, encoding: .utf8),
-              let pairs = try? EnvironmentFile.parse(text, path: configFile) else { return sources }
+            let pairs = try? EnvironmentFile.parse(text, path: configFile)
+        else { return sources }
         var reloading = sources
         for (key, value) in pairs where sources.environment[key] == value {
             reloading.environment[key] = nil

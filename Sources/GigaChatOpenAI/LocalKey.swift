@@ -72,7 +72,7 @@ public struct LocalKey: Sendable {
         let bytes = Array(authorization.utf8)
         let prefix = Array("bearer ".utf8)
         guard bytes.count > prefix.count,
-              zip(bytes.prefix(prefix.count), prefix).allSatisfy({ ($0 | 0x20) == $1 })
+            zip(bytes.prefix(prefix.count), prefix).allSatisfy({ ($0 | 0x20) == $1 })
         else { return false }
         var presented = bytes.dropFirst(prefix.count)
         while presented.first == 0x20 { presented = presented.dropFirst() }

@@ -1,6 +1,6 @@
 import GigaChatAPI
-import Glibc
 import GigaChatProtocol
+import Glibc
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

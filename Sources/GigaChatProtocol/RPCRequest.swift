@@ -84,10 +84,11 @@ extension RPCRequest {
         var id: RPCID?
         if let rawID = object["id"] {
             guard let parsed = RPCID(json: rawID) else {
-                return .failure(RPCDecodingFailure(
-                    id: nil,
-                    error: RPCError(.invalidRequest, "Invalid request: \"id\" must be a string or an integer, got \(rawID.typeName)")
-                ))
+                return .failure(
+                    RPCDecodingFailure(
+                        id: nil,
+                        error: RPCError(.invalidRequest, "Invalid request: \"id\" must be a string or an integer, got \(rawID.typeName)")
+                    ))
             }
             id = parsed
         }
@@ -108,10 +109,11 @@ extension RPCRequest {
         case .object(let given)?:
             params = given
         case let other?:
-            return .failure(RPCDecodingFailure(
-                id: id,
-                error: RPCError(.invalidParams, "Invalid params: \"params\" must be an object, got \(other.typeName)")
-            ))
+            return .failure(
+                RPCDecodingFailure(
+                    id: id,
+                    error: RPCError(.invalidParams, "Invalid params: \"params\" must be an object, got \(other.typeName)")
+                ))
         }
         return .success(RPCRequest(id: id, method: method, params: params))
     }

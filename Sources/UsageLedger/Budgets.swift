@@ -13,7 +13,10 @@ public enum BudgetSelector: Sendable, Hashable, CustomStringConvertible {
 
     /// A config key: `unit:NAME`, `exe:PATH`, `name:COMM` or `default`.
     public init?(key: String) {
-        if key == "default" { self = .default; return }
+        if key == "default" {
+            self = .default
+            return
+        }
         guard let colon = key.firstIndex(of: ":") else { return nil }
         let value = String(key[key.index(after: colon)...])
         guard !value.isEmpty else { return nil }
@@ -198,7 +201,8 @@ public enum BudgetDecision: Sendable, Hashable {
 public enum BudgetCheck {
     public static func decide(rule: BudgetRule, used: BudgetUse, now: Int64, resetsAt: Int64) -> BudgetDecision {
         if let limit = rule.dailyRequests, used.requests >= limit {
-            return .refuse(BudgetRefusal(budget: rule.selector.description, limitName: "daily_requests", limit: limit, used: used.requests, resetsAtMs: resetsAt))
+            return .refuse(
+                BudgetRefusal(budget: rule.selector.description, limitName: "daily_requests", limit: limit, used: used.requests, resetsAtMs: resetsAt))
         }
         if let limit = rule.dailyTokens, used.tokens >= limit {
             return .refuse(BudgetRefusal(budget: rule.selector.description, limitName: "daily_tokens", limit: limit, used: used.tokens, resetsAtMs: resetsAt))

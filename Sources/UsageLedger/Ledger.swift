@@ -138,8 +138,8 @@ final class LedgerCore: @unchecked Sendable {
         let bytes = record.approximateBytes
         lock.withLock {
             guard !stopping,
-                  pending.count < configuration.queueCapacity,
-                  pendingBytes <= configuration.queueByteCapacity - bytes
+                pending.count < configuration.queueCapacity,
+                pendingBytes <= configuration.queueByteCapacity - bytes
             else {
                 status.dropped &+= 1
                 unreportedDrops &+= 1
@@ -298,8 +298,10 @@ final class LedgerCore: @unchecked Sendable {
 extension UsageRecord {
     /// Roughly what the row holds in memory, for the queue's byte bound.
     var approximateBytes: Int {
-        let strings = [method, endpoint, modelRequested, modelAnswered, conversation, sessionID, client.processName,
-                       client.executable, client.unit, promptText, replyText]
+        let strings = [
+            method, endpoint, modelRequested, modelAnswered, conversation, sessionID, client.processName,
+            client.executable, client.unit, promptText, replyText,
+        ]
         return strings.reduce(256) { $0 + ($1?.utf8.count ?? 0) }
     }
 }

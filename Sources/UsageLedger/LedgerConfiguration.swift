@@ -63,7 +63,9 @@ public struct LedgerConfiguration: Sendable {
         var retention = defaultRetentionDays
         if let text = environment["GIGACHATD_LEDGER_RETENTION_DAYS"]?.trimmingSpaces, !text.isEmpty {
             guard let days = Int(text), retentionRange.contains(days) else {
-                throw LedgerError("GIGACHATD_LEDGER_RETENTION_DAYS must be a whole number of days from \(retentionRange.lowerBound) to \(retentionRange.upperBound), not \"\(text)\"")
+                throw LedgerError(
+                    "GIGACHATD_LEDGER_RETENTION_DAYS must be a whole number of days from \(retentionRange.lowerBound) to \(retentionRange.upperBound), not \"\(text)\""
+                )
             }
             retention = days
         }

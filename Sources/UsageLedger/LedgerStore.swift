@@ -87,7 +87,8 @@ final class LedgerStore {
         do {
             let version = try database.integer("PRAGMA user_version") ?? 0
             guard version <= Schema.currentVersion else {
-                throw LedgerError("the usage ledger has schema version \(version), newer than this gigachatd knows (\(Schema.currentVersion)); it is left untouched")
+                throw LedgerError(
+                    "the usage ledger has schema version \(version), newer than this gigachatd knows (\(Schema.currentVersion)); it is left untouched")
             }
             guard version >= 0 else { throw LedgerError("the usage ledger has an invalid schema version \(version)") }
             for next in Int(version)..<Schema.migrations.count {
@@ -215,7 +216,8 @@ final class LedgerStore {
     func summary(sinceMs: Int64?, untilMs: Int64?, groupBy grouping: SummaryGrouping) throws(SQLiteError) -> [UsageSummaryRow] {
         let key = Self.keyExpression(grouping)
         let order = grouping == .day ? "key" : "SUM(total_tokens) DESC, COUNT(*) DESC, key"
-        let statement = try database.prepare("""
+        let statement = try database.prepare(
+            """
             SELECT \(key) AS key, \(Self.totalsColumns) FROM usage
             WHERE started_ms >= ?1 AND started_ms < ?2
             GROUP BY key ORDER BY \(order)
@@ -292,18 +294,20 @@ final class LedgerStore {
 
     /// Tokens and requests per client since `sinceMs`, for budgets.
     func clientUsage(sinceMs: Int64) throws(SQLiteError) -> [ClientUsage] {
-        let statement = try database.prepare("""
+        let statement = try database.prepare(
+            """
             SELECT unit, executable, process_name, COALESCE(SUM(total_tokens), 0), COUNT(*) FROM usage
             WHERE started_ms >= ?1 GROUP BY unit, executable, process_name
             """)
         try statement.bind(1, sinceMs)
         var usage: [ClientUsage] = []
         while try statement.step() {
-            usage.append(ClientUsage(
-                client: ClientIdentity(processName: statement.text(2), executable: statement.text(1), unit: statement.text(0)),
-                tokens: statement.int64(3),
-                requests: statement.int64(4)
-            ))
+            usage.append(
+                ClientUsage(
+                    client: ClientIdentity(processName: statement.text(2), executable: statement.text(1), unit: statement.text(0)),
+                    tokens: statement.int64(3),
+                    requests: statement.int64(4)
+                ))
         }
         return usage
     }

@@ -18,12 +18,14 @@ final class LedgerWorker {
         let worker = LedgerWorker(core: core)
         let context = Unmanaged.passRetained(worker).toOpaque()
         var thread = pthread_t()
-        let code = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            let worker = Unmanaged<LedgerWorker>.fromOpaque(raw).takeRetainedValue()
-            worker.main()
-            return nil
-        }, context)
+        let code = pthread_create(
+            &thread, nil,
+            { raw in
+                guard let raw else { return nil }
+                let worker = Unmanaged<LedgerWorker>.fromOpaque(raw).takeRetainedValue()
+                worker.main()
+                return nil
+            }, context)
         guard code == 0 else {
             Unmanaged<LedgerWorker>.fromOpaque(context).release()
             _ = core.noteFailure("the usage ledger could not start its thread: \(String(cString: strerror(code)))")

@@ -47,8 +47,8 @@ public enum LocalTime {
     public static func parseDate(_ text: String) -> Int64? {
         let fields = text.split(separator: "-", omittingEmptySubsequences: false)
         guard fields.count == 3, fields[0].count == 4, fields[1].count == 2, fields[2].count == 2,
-              let year = Int32(fields[0]), let month = Int32(fields[1]), let day = Int32(fields[2]),
-              (1970...9999).contains(year), (1...12).contains(month), (1...31).contains(day)
+            let year = Int32(fields[0]), let month = Int32(fields[1]), let day = Int32(fields[2]),
+            (1970...9999).contains(year), (1...12).contains(month), (1...31).contains(day)
         else { return nil }
         var parts = tm()
         parts.tm_year = year - 1900

@@ -34,7 +34,7 @@ enum Schema {
             reply_text      TEXT
         );
         CREATE INDEX IF NOT EXISTS usage_started ON usage (started_ms);
-        """,
+        """
     ]
 
     static var currentVersion: Int64 { Int64(migrations.count) }

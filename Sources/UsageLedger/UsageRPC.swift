@@ -29,11 +29,12 @@ public enum UsageRPC {
             "since": since.map { .string(LocalTime.iso8601($0)) } ?? .null,
             "until": until.map { .string(LocalTime.iso8601($0)) } ?? .null,
             "group_by": .string(grouping.rawValue),
-            "rows": .array(rows.map { row in
-                var object: JSONObject = ["key": row.key.map(JSONValue.string) ?? .null]
-                for (key, value) in json(row.totals) { object[key] = value }
-                return .object(object)
-            }),
+            "rows": .array(
+                rows.map { row in
+                    var object: JSONObject = ["key": row.key.map(JSONValue.string) ?? .null]
+                    for (key, value) in json(row.totals) { object[key] = value }
+                    return .object(object)
+                }),
             "totals": .object(json(totals)),
         ]
         if !budgets.isEmpty {

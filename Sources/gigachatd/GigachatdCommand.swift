@@ -34,7 +34,11 @@ struct GigachatdCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("KEY=VALUE config file (systemd EnvironmentFile syntax).", valueName: "path"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. Under systemd the entries go to the journal with their fields (journalctl -o verbose).", valueName: "level"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "trace, debug, info, notice, warning, error or critical. Under systemd the entries go to the journal with their fields (journalctl -o verbose).",
+            valueName: "level"))
     var logLevel: Logger.Level = .info
 
     @Option(name: .long, help: ArgumentHelp("OAuth scope (GIGACHAT_SCOPE).", valueName: "scope"))

@@ -1,5 +1,6 @@
 import GigaChatProtocol
 import Testing
+
 @testable import GigaChatAPI
 
 @Suite struct APIPathTests {

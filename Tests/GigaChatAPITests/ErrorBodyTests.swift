@@ -1,11 +1,13 @@
 import Testing
+
 @testable import GigaChatAPI
 
 @Suite struct ErrorBodyTests {
     @Test func errorBodiesBecomeOneCleanLine() {
         #expect(ErrorBody.message(status: 404, body: Array(#"{"status":404,"message":"No such model"}"#.utf8)) == "No such model")
-        #expect(ErrorBody.message(status: 400, body: Array(#"{"code":7,"message":"scope from db not fully includes consumed scope"}"#.utf8))
-            == "scope from db not fully includes consumed scope (code 7)")
+        #expect(
+            ErrorBody.message(status: 400, body: Array(#"{"code":7,"message":"scope from db not fully includes consumed scope"}"#.utf8))
+                == "scope from db not fully includes consumed scope (code 7)")
         let html = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>SynGX</center></body></html>"
         #expect(ErrorBody.message(status: 502, body: Array(html.utf8)) == "502 Bad Gateway")
         #expect(ErrorBody.message(status: 503, body: []) == "Service Unavailable")

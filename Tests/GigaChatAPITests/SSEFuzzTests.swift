@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import GigaChatAPI
 
 /// Bounded, seeded fuzzing of the SSE parser and the chat stream accumulator: random framing (LF, CRLF,

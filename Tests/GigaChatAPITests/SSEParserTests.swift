@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GigaChatAPI
 
 @Suite struct SSEParserTests {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GigaChatAPI
 
 @Suite struct UpstreamLimiterTests {
@@ -27,16 +28,19 @@ import Testing
         -> (gate: Gate, tasks: [Task<Void, any Error>])
     {
         let gate = Gate()
-        var tasks: [Task<Void, any Error>] = [Task {
-            try await limiter.withPermit { await gate.wait() }
-        }]
+        var tasks: [Task<Void, any Error>] = [
+            Task {
+                try await limiter.withPermit { await gate.wait() }
+            }
+        ]
         while await limiter.inFlight < 1 { await Task.yield() }
         for (index, waiter) in waiters.enumerated() {
-            tasks.append(Task {
-                try await UpstreamLimiter.$owner.withValue(waiter.0) {
-                    try await limiter.withPermit { await log.append(waiter.1) }
-                }
-            })
+            tasks.append(
+                Task {
+                    try await UpstreamLimiter.$owner.withValue(waiter.0) {
+                        try await limiter.withPermit { await log.append(waiter.1) }
+                    }
+                })
             while await limiter.queued < index + 1 { await Task.yield() }
         }
         return (gate, tasks)

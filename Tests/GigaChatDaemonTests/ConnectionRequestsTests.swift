@@ -1,5 +1,6 @@
 import GigaChatProtocol
 import Testing
+
 @testable import GigaChatDaemon
 
 @Suite struct ConnectionRequestsTests {
@@ -11,7 +12,11 @@ import Testing
     @Test func cancelAnswersTrueOnlyWhileTheResultIsUndecided() async {
         let requests = ConnectionRequests()
         let keys = KeyBox()
-        #expect(await requests.start(.int(1), limit: 8) { key in await keys.set(key); await Self.untilCancelled(key) } == .started)
+        #expect(
+            await requests.start(.int(1), limit: 8) { key in
+                await keys.set(key)
+                await Self.untilCancelled(key)
+            } == .started)
         let key = await keys.wait()
         #expect(await requests.cancel(.int(1)))
         #expect(await requests.cancel(.int(1)), "asking twice still means -32800")
@@ -24,7 +29,10 @@ import Testing
     @Test func theIDIsFreeOnceTheResultIsDecided() async {
         let requests = ConnectionRequests()
         let keys = KeyBox()
-        _ = await requests.start(.string("a"), limit: 8) { key in await keys.set(key); await Self.untilCancelled(key) }
+        _ = await requests.start(.string("a"), limit: 8) { key in
+            await keys.set(key)
+            await Self.untilCancelled(key)
+        }
         let key = await keys.wait()
         #expect(await requests.start(.string("a"), limit: 8) { _ in } == .duplicateID)
         #expect(await requests.finish(key) == nil)
@@ -46,7 +54,10 @@ import Testing
     @Test func aDeadlineOrAStallEndsARequestOnceWithItsReason() async {
         let requests = ConnectionRequests()
         let keys = KeyBox()
-        _ = await requests.start(.int(1), limit: 8) { key in await keys.set(key); await Self.untilCancelled(key) }
+        _ = await requests.start(.int(1), limit: 8) { key in
+            await keys.set(key)
+            await Self.untilCancelled(key)
+        }
         let key = await keys.wait()
         #expect(await requests.end(key, .deadline))
         await requests.endAllForStall()

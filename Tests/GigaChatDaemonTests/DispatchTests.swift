@@ -1,6 +1,7 @@
 import GigaChatAPI
 import GigaChatProtocol
 import Testing
+
 @testable import GigaChatDaemon
 
 @Suite struct DispatchTests {

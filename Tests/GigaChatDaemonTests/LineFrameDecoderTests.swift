@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import Testing
+
 @testable import GigaChatDaemon
 
 @Suite struct LineFrameDecoderTests {

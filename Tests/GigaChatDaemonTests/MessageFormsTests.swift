@@ -1,5 +1,6 @@
 import GigaChatProtocol
 import Testing
+
 @testable import GigaChatDaemon
 
 @Suite struct MessageFormsTests {
@@ -13,11 +14,12 @@ import Testing
         #expect(neutral[0] == ["role": "user", "content": [["text": "hi"], ["files": [["id": "file-1"]]]]])
         #expect(neutral[1] == ["role": "assistant", "content": [["function_call": ["name": "f", "arguments": ["x": 1]]]], "tools_state_id": "s"])
         #expect(neutral[2] == ["role": "tool", "content": [["function_result": ["name": "f", "result": ["ok": true]]]]])
-        #expect(neutral.compactMap(MessageForms.v1) == [
-            ["role": "user", "content": "hi", "attachments": ["file-1"]],
-            ["role": "assistant", "content": "", "function_call": ["name": "f", "arguments": ["x": 1]], "functions_state_id": "s"],
-            ["role": "function", "name": "f", "content": #"{"ok":true}"#],
-        ])
+        #expect(
+            neutral.compactMap(MessageForms.v1) == [
+                ["role": "user", "content": "hi", "attachments": ["file-1"]],
+                ["role": "assistant", "content": "", "function_call": ["name": "f", "arguments": ["x": 1]], "functions_state_id": "s"],
+                ["role": "function", "name": "f", "content": #"{"ok":true}"#],
+            ])
     }
 
     @Test func v2MessagesStayAsTheyAreAndReasoningIsNotSentBack() {

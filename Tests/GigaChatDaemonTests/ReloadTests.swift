@@ -2,6 +2,7 @@ import Foundation
 import GigaChatAPI
 import Logging
 import Testing
+
 @testable import GigaChatDaemon
 
 @Suite struct ReloadSourcesTests {

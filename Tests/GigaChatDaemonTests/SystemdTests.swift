@@ -2,6 +2,7 @@ import Foundation
 import GigaChatAPI
 import Logging
 import Testing
+
 @testable import GigaChatDaemon
 
 @Suite struct JournalLogHandlerTests {
@@ -19,9 +20,11 @@ import Testing
     }
 
     @Test func metadataBecomesUpperCaseFields() {
-        let entry = fields(.info, "request failed", [
-            "request_id": "7", "method": "chat", "upstream_status": "429", "duration_ms": "12", "error_code": "-32003",
-        ])
+        let entry = fields(
+            .info, "request failed",
+            [
+                "request_id": "7", "method": "chat", "upstream_status": "429", "duration_ms": "12", "error_code": "-32003",
+            ])
         #expect(entry["REQUEST_ID"] == "7")
         #expect(entry["METHOD"] == "chat")
         #expect(entry["UPSTREAM_STATUS"] == "429")

@@ -1,10 +1,10 @@
-@testable import GigaChatAPI
 import GigaChatProtocol
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import Testing
 
+@testable import GigaChatAPI
 @testable import GigaChatOpenAI
 
 /// The HTTP pipeline the server uses, on an in-memory channel: what a request looks like once parsed, and
@@ -33,9 +33,11 @@ import Testing
     @Test func aRequestIsReadWithItsBodyAndAStreamGoesOutChunked() async throws {
         let (channel, wrapped) = try await makeChannel()
         let body = #"{"model":"GigaChat"}"#
-        try await channel.writeInbound(ByteBuffer(string:
-            "POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-        ))
+        try await channel.writeInbound(
+            ByteBuffer(
+                string:
+                    "POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            ))
         try await wrapped.executeThenClose { inbound, outbound in
             var iterator = inbound.makeAsyncIterator()
             guard case .head(let head)? = try await iterator.next() else {

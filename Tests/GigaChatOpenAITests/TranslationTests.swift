@@ -27,7 +27,8 @@ private func refusal(_ text: String) throws -> OpenAIError? {
 
 @Suite struct ChatRequestTests {
     @Test func systemAndDeveloperBecomeOneLeadingSystemMessage() throws {
-        let translated = try request(#"""
+        let translated = try request(
+            #"""
             {"model":"gpt-4o","messages":[{"role":"user","content":"a"},{"role":"system","content":"s1"},
              {"role":"developer","content":[{"type":"text","text":"s2"}]}],"max_completion_tokens":5,"stop":"x"}
             """#, aliases: ["gpt-4o": "GigaChat-2-Max"])
@@ -40,7 +41,8 @@ private func refusal(_ text: String) throws -> OpenAIError? {
     }
 
     @Test func toolsBecomeFunctionsWithAutoByDefault() throws {
-        let translated = try request(#"""
+        let translated = try request(
+            #"""
             {"messages":[{"role":"user","content":"?"}],
              "tools":[{"type":"function","function":{"name":"f","description":"d"}}]}
             """#)
@@ -59,7 +61,8 @@ private func refusal(_ text: String) throws -> OpenAIError? {
 
     @Test func parallelCallsInHistoryAreSentOneAfterAnother() throws {
         let state = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
-        let translated = try request(#"""
+        let translated = try request(
+            #"""
             {"messages":[{"role":"user","content":"?"},
              {"role":"assistant","content":"thinking","tool_calls":[
                {"id":"call_\#(state)","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}},
@@ -68,28 +71,33 @@ private func refusal(_ text: String) throws -> OpenAIError? {
              {"role":"tool","tool_call_id":"call_\#(state)","content":"{\"ok\":true}"},
              {"role":"user","content":"thanks"}]}
             """#)
-        #expect(translated.body["messages"] == [
-            ["role": "user", "content": "?"],
-            ["role": "assistant", "content": "thinking", "function_call": ["name": "f", "arguments": ["a": 1]], "functions_state_id": .string(state)],
-            ["role": "function", "name": "f", "content": #"{"ok":true}"#],
-            ["role": "assistant", "content": "", "function_call": ["name": "g", "arguments": [:]]],
-            ["role": "function", "name": "g", "content": #""plain""#],
-            ["role": "user", "content": "thanks"],
-        ])
+        #expect(
+            translated.body["messages"] == [
+                ["role": "user", "content": "?"],
+                ["role": "assistant", "content": "thinking", "function_call": ["name": "f", "arguments": ["a": 1]], "functions_state_id": .string(state)],
+                ["role": "function", "name": "f", "content": #"{"ok":true}"#],
+                ["role": "assistant", "content": "", "function_call": ["name": "g", "arguments": [:]]],
+                ["role": "function", "name": "g", "content": #""plain""#],
+                ["role": "user", "content": "thanks"],
+            ])
     }
 
     @Test func unansweredOrStrayToolMessagesAreRefused() throws {
-        #expect(try refusal(#"""
-            {"messages":[{"role":"user","content":"?"},
-             {"role":"assistant","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{}"}}]}]}
-            """#) != nil)
+        #expect(
+            try refusal(
+                #"""
+                {"messages":[{"role":"user","content":"?"},
+                 {"role":"assistant","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{}"}}]}]}
+                """#) != nil)
         #expect(try refusal(#"{"messages":[{"role":"tool","tool_call_id":"a","content":"x"}]}"#) != nil)
     }
 
     @Test func unsupportedParametersAreRefusedByName() throws {
         let base = #""messages":[{"role":"user","content":"?"}]"#
-        for (extra, param) in [(#""n":3"#, "n"), (#""logprobs":true"#, "logprobs"), (#""frequency_penalty":1"#, "frequency_penalty"),
-                               (#""audio":{"voice":"x"}"#, "audio"), (#""tools":[{"type":"web_search"}]"#, "tools")] {
+        for (extra, param) in [
+            (#""n":3"#, "n"), (#""logprobs":true"#, "logprobs"), (#""frequency_penalty":1"#, "frequency_penalty"),
+            (#""audio":{"voice":"x"}"#, "audio"), (#""tools":[{"type":"web_search"}]"#, "tools"),
+        ] {
             let error = try refusal("{\(base),\(extra)}")
             #expect(error?.param == param, "\(extra)")
             #expect(error?.status == .badRequest)
@@ -99,7 +107,8 @@ private func refusal(_ text: String) throws -> OpenAIError? {
     }
 
     @Test func responseFormats() throws {
-        let schema = try request(#"""
+        let schema = try request(
+            #"""
             {"messages":[{"role":"user","content":"?"}],
              "response_format":{"type":"json_schema","json_schema":{"name":"x","strict":true,"schema":{"type":"object"}}}}
             """#)
@@ -109,7 +118,8 @@ private func refusal(_ text: String) throws -> OpenAIError? {
     }
 
     @Test func imagesMustBeDataURLs() throws {
-        let translated = try request(#"""
+        let translated = try request(
+            #"""
             {"messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"what"},
              {"type":"image_url","image_url":{"url":"data:image/png;base64,aGVsbG8="}}]}]}
             """#)
@@ -117,9 +127,11 @@ private func refusal(_ text: String) throws -> OpenAIError? {
         #expect(translated.images.first?.messageIndex == 1)
         #expect(translated.images.first?.data == Array("hello".utf8))
         #expect(translated.images.first?.mimeType == "image/png")
-        #expect(try refusal(#"""
-            {"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]}
-            """#)?.code == "unsupported_parameter")
+        #expect(
+            try refusal(
+                #"""
+                {"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]}
+                """#)?.code == "unsupported_parameter")
     }
 }
 
@@ -127,11 +139,12 @@ private func refusal(_ text: String) throws -> OpenAIError? {
     let reply = ChatReply(model: "GigaChat", legacyFunctions: false, created: 1)
 
     @Test func completionWithAToolCall() throws {
-        let result = try JSONValue(parsing: #"""
-            {"choices":[{"index":0,"finish_reason":"function_call","message":{"role":"assistant","content":"",
-              "function_call":{"name":"f","arguments":{"a":1}},"functions_state_id":"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"}}],
-             "created":5,"model":"GigaChat:2","usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,"precached_prompt_tokens":1}}
-            """#)
+        let result = try JSONValue(
+            parsing: #"""
+                {"choices":[{"index":0,"finish_reason":"function_call","message":{"role":"assistant","content":"",
+                  "function_call":{"name":"f","arguments":{"a":1}},"functions_state_id":"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"}}],
+                 "created":5,"model":"GigaChat:2","usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,"precached_prompt_tokens":1}}
+                """#)
         let completion = reply.completion(result, stop: [])
         let choice = completion["choices"]?[0]
         #expect(choice?["finish_reason"] == "tool_calls")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GigaChatProtocol
 
 @Suite struct PriorityQueueTests {

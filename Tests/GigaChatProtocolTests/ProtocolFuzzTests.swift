@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import GigaChatProtocol
 
 /// Bounded, seeded fuzzing of everything that reads bytes from a client: the JSON parser, request

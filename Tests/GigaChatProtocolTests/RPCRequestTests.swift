@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GigaChatProtocol
 
 @Suite struct RPCRequestTests {
@@ -47,8 +48,9 @@ import Testing
         let line = String(decoding: success.line, as: UTF8.self)
         #expect(line == "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"text\":\"a\\nb\"}}\n")
         let failure = RPCMessage.response(id: nil, result: .failure(RPCError(.parseError, "bad")))
-        #expect(String(decoding: failure.line, as: UTF8.self)
-            == "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"bad\"}}\n")
+        #expect(
+            String(decoding: failure.line, as: UTF8.self)
+                == "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"bad\"}}\n")
     }
 
     @Test func readsBackWhatItWrites() throws {

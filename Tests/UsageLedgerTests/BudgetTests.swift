@@ -1,9 +1,11 @@
 import GigaChatProtocol
 import Testing
+
 @testable import UsageLedger
 
 @Suite struct BudgetTests {
-    static let config = #"{"unit:backup.service":{"daily_tokens":10000},"exe:/usr/bin/python3":{"daily_tokens":5000,"daily_requests":100},"name:curl":{"daily_requests":3},"default":{"daily_tokens":100000}}"#
+    static let config =
+        #"{"unit:backup.service":{"daily_tokens":10000},"exe:/usr/bin/python3":{"daily_tokens":5000,"daily_requests":100},"name:curl":{"daily_requests":3},"default":{"daily_tokens":100000}}"#
     static let backup = ClientIdentity(processName: "python3", executable: "/usr/bin/python3", unit: "backup.service")
     static let script = ClientIdentity(processName: "python3", executable: "/usr/bin/python3", unit: "session-1.scope")
     static let curl = ClientIdentity(processName: "curl", executable: "/usr/bin/curl", unit: nil)

@@ -1,17 +1,19 @@
 import Glibc
 import Testing
+
 @testable import UsageLedger
 
 @Suite struct ClientIdentityTests {
-    @Test(arguments: [
-        ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/backup.service\n", "backup.service"),
-        ("0::/user.slice/user-1000.slice/session-2.scope\n", "session-2.scope"),
-        ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-terminal-1234.scope\n", "app-gnome-terminal-1234.scope"),
-        ("0::/system.slice/docker.service/payload/inner\n", "docker.service"),
-        ("12:pids:/\n1:name=systemd:/user.slice/user-1000.slice/user@1000.service/nightly-report.service\n0::/\n", "nightly-report.service"),
-        ("0::/\n", nil),
-        ("", nil),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/backup.service\n", "backup.service"),
+            ("0::/user.slice/user-1000.slice/session-2.scope\n", "session-2.scope"),
+            ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-terminal-1234.scope\n", "app-gnome-terminal-1234.scope"),
+            ("0::/system.slice/docker.service/payload/inner\n", "docker.service"),
+            ("12:pids:/\n1:name=systemd:/user.slice/user-1000.slice/user@1000.service/nightly-report.service\n0::/\n", "nightly-report.service"),
+            ("0::/\n", nil),
+            ("", nil),
+        ] as [(String, String?)])
     func unitComesFromTheDeepestServiceOrScope(cgroup: String, unit: String?) {
         #expect(ClientIdentity.unit(fromCgroup: cgroup) == unit)
     }

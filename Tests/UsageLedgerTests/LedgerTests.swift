@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+
 @testable import UsageLedger
 
 @Suite struct LedgerFileTests {
@@ -224,10 +225,11 @@ import Testing
         try await Task.sleep(for: .milliseconds(100))  // past the reopen interval
         ledger.record(.sample(at: LedgerClock.wallMilliseconds()))
         await ledger.flush()
-        #expect(await eventually {
-            await ledger.flush()
-            return ledger.status.written == 1
-        })
+        #expect(
+            await eventually {
+                await ledger.flush()
+                return ledger.status.written == 1
+            })
         #expect(ledger.status.healthy)
         await ledger.close()
     }

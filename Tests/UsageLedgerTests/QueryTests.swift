@@ -1,5 +1,6 @@
 import GigaChatProtocol
 import Testing
+
 @testable import UsageLedger
 
 @Suite struct QueryTests {
@@ -109,16 +110,20 @@ import Testing
 @Suite struct UsageRecordTests {
     @Test func applyReadsV1AndV2Usage() {
         var record = UsageRecord(startedAtMs: 0, method: "chat")
-        record.apply(.success([
-            "model": "GigaChat:2.0.28.2",
-            "usage": ["prompt_tokens": 17, "completion_tokens": 2, "total_tokens": 19, "precached_prompt_tokens": 5],
-        ]))
+        record.apply(
+            .success([
+                "model": "GigaChat:2.0.28.2",
+                "usage": ["prompt_tokens": 17, "completion_tokens": 2, "total_tokens": 19, "precached_prompt_tokens": 5],
+            ]))
         #expect(record.outcome == .ok && record.errorCode == nil)
-        #expect(TokenCounts(input: record.inputTokens, output: record.outputTokens, cached: record.cachedTokens, total: record.totalTokens)
-            == TokenCounts(input: 17, output: 2, cached: 5, total: 19))
+        #expect(
+            TokenCounts(input: record.inputTokens, output: record.outputTokens, cached: record.cachedTokens, total: record.totalTokens)
+                == TokenCounts(input: 17, output: 2, cached: 5, total: 19))
         #expect(record.modelAnswered == "GigaChat:2.0.28.2")
 
-        let v2 = TokenCounts(usage: ["input_tokens": 19, "input_tokens_details": ["prompt_tokens": 19, "cached_tokens": 7], "output_tokens": 8, "total_tokens": 27])
+        let v2 = TokenCounts(usage: [
+            "input_tokens": 19, "input_tokens_details": ["prompt_tokens": 19, "cached_tokens": 7], "output_tokens": 8, "total_tokens": 27,
+        ])
         #expect(v2 == TokenCounts(input: 19, output: 8, cached: 7, total: 27))
         let openai = TokenCounts(usage: ["prompt_tokens": 4, "completion_tokens": 1, "prompt_tokens_details": ["cached_tokens": 2]])
         #expect(openai == TokenCounts(input: 4, output: 1, cached: 2, total: 5), "total derived when absent")

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+
 @testable import UsageLedger
 
 /// A private scratch directory, removed with everything in it when the test is done.

@@ -1,5 +1,6 @@
 import GigaChatProtocol
 import Testing
+
 @testable import UsageLedger
 
 @Suite struct UsageRPCTests {
@@ -60,15 +61,16 @@ import Testing
         await ledger.close()
     }
 
-    @Test(arguments: [
-        ("usage.summary", ["group_by": "week"]),
-        ("usage.summary", ["since": "soon"]),
-        ("usage.log", ["limit": 0]),
-        ("usage.log", ["limit": 1001]),
-        ("usage.log", ["outcome": "fine"]),
-        ("usage.log", ["client": 5]),
-        ("usage.log", ["after_id": "x"]),
-    ] as [(String, JSONObject)])
+    @Test(
+        arguments: [
+            ("usage.summary", ["group_by": "week"]),
+            ("usage.summary", ["since": "soon"]),
+            ("usage.log", ["limit": 0]),
+            ("usage.log", ["limit": 1001]),
+            ("usage.log", ["outcome": "fine"]),
+            ("usage.log", ["client": 5]),
+            ("usage.log", ["after_id": "x"]),
+        ] as [(String, JSONObject)])
     func badParamsAreInvalidParams(method: String, params: JSONObject) async {
         let scratch = ScratchDirectory()
         let ledger = Ledger(configuration: LedgerConfiguration(path: scratch.path + "/usage.sqlite3"))
@@ -105,7 +107,10 @@ import Testing
         #expect(!defaults.storeText)
         let set = try LedgerConfiguration.fromEnvironment(["GIGACHATD_LEDGER_RETENTION_DAYS": "7", "GIGACHATD_LEDGER_TEXT": "1"], stateDirectory: "/s")
         #expect(set.retentionDays == 7 && set.storeText)
-        for bad in [["GIGACHATD_LEDGER_RETENTION_DAYS": "0"], ["GIGACHATD_LEDGER_RETENTION_DAYS": "36501"], ["GIGACHATD_LEDGER_RETENTION_DAYS": "x"], ["GIGACHATD_LEDGER_TEXT": "maybe"]] {
+        for bad in [
+            ["GIGACHATD_LEDGER_RETENTION_DAYS": "0"], ["GIGACHATD_LEDGER_RETENTION_DAYS": "36501"], ["GIGACHATD_LEDGER_RETENTION_DAYS": "x"],
+            ["GIGACHATD_LEDGER_TEXT": "maybe"],
+        ] {
             #expect(throws: LedgerError.self) { try LedgerConfiguration.fromEnvironment(bad, stateDirectory: "/s") }
         }
     }

@@ -61,7 +61,8 @@ public struct ChatStreamAccumulator: Sendable {
         guard let list = fields["choices"]?.arrayValue else {
             if fields["message"] != nil || fields["status"] != nil {
                 let message = fields["message"]?.stringValue ?? "unknown error"
-                throw APIError(.http, "the API reported an error in the stream: \(message)", status: fields["status"]?.intValue.map { Int($0) }, partial: result)
+                throw APIError(
+                    .http, "the API reported an error in the stream: \(message)", status: fields["status"]?.intValue.map { Int($0) }, partial: result)
             }
             return []
         }

@@ -46,7 +46,8 @@ extension Configuration {
     /// ~/.local/state/gigachat from systemd 254 on, but ~/.config/gigachat on systemd 252.
     public static func stateDirectory(environment: [String: String]) -> String {
         if let directories = environment["STATE_DIRECTORY"], let first = directories.split(separator: ":").first,
-           first.hasPrefix("/") {
+            first.hasPrefix("/")
+        {
             return String(first)
         }
         if let xdg = environment["XDG_STATE_HOME"], xdg.hasPrefix("/") { return "\(xdg)/gigachat" }
@@ -91,7 +92,8 @@ extension Configuration {
                 let path = "\(directory)/\(file)"
                 guard FileManager.default.fileExists(atPath: path) else { continue }
                 guard let data = FileManager.default.contents(atPath: path),
-                      let text = String(data: data, encoding: .utf8) else {
+                    let text = String(data: data, encoding: .utf8)
+                else {
                     throw ConfigurationError("cannot read credential file \(path)")
                 }
                 values[key] = text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -101,7 +103,8 @@ extension Configuration {
         // on reload. The unit names the file the copy came from; reading that file on every load is what
         // lets `systemctl reload` switch to a replaced key.
         if let path = sources.environment[credentialsFileVariable] ?? credentialsFile, !path.isEmpty,
-           let key = try readCredentialsFile(path, allowInsecure: sources.allowInsecurePermissions) {
+            let key = try readCredentialsFile(path, allowInsecure: sources.allowInsecurePermissions)
+        {
             values[.credentials] = key
         }
         for (key, value) in sources.flags { values[key] = value }
@@ -222,7 +225,8 @@ extension Configuration {
         }
         if let text = nonEmpty(.flags) {
             guard case .array(let items)? = try? JSONValue(parsing: text),
-                  let strings = Optional(items.compactMap(\.stringValue)), strings.count == items.count else {
+                let strings = Optional(items.compactMap(\.stringValue)), strings.count == items.count
+            else {
                 throw ConfigurationError("GIGACHAT_FLAGS must be a JSON list of strings, got \"\(text)\"")
             }
             flags = strings

@@ -55,7 +55,7 @@ public enum ErrorBody {
 
     private static func between(_ text: String, _ open: String, _ close: String) -> String? {
         guard let start = text.range(of: open, options: .caseInsensitive),
-              let end = text.range(of: close, options: .caseInsensitive, range: start.upperBound..<text.endIndex)
+            let end = text.range(of: close, options: .caseInsensitive, range: start.upperBound..<text.endIndex)
         else { return nil }
         return String(text[start.upperBound..<end.lowerBound])
     }
@@ -64,8 +64,15 @@ public enum ErrorBody {
         var output = ""
         var inTag = false
         for character in text {
-            if character == "<" { inTag = true; output.append(" "); continue }
-            if character == ">" { inTag = false; continue }
+            if character == "<" {
+                inTag = true
+                output.append(" ")
+                continue
+            }
+            if character == ">" {
+                inTag = false
+                continue
+            }
             if !inTag { output.append(character) }
         }
         return output

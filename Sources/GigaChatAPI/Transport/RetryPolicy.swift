@@ -90,7 +90,10 @@ enum HTTPDate {
         // Split on the separators of all three forms; the day name is dropped.
         let fields = value.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "-" }).map(String.init)
         guard fields.count >= 4 else { return nil }
-        var day: Int?, month: Int?, year: Int?, time: (Int, Int, Int)?
+        var day: Int?
+        var month: Int?
+        var year: Int?
+        var time: (Int, Int, Int)?
         for field in fields.dropFirst() {
             if let parsed = Self.time(field) {
                 time = parsed
@@ -129,8 +132,9 @@ enum HTTPDate {
     private static func time(_ field: String) -> (Int, Int, Int)? {
         let parts = field.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 3, parts.allSatisfy({ $0.count == 2 }),
-              let hour = Int(parts[0]), let minute = Int(parts[1]), let second = Int(parts[2]),
-              (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second) else { return nil }
+            let hour = Int(parts[0]), let minute = Int(parts[1]), let second = Int(parts[2]),
+            (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
+        else { return nil }
         return (hour, minute, second)
     }
 }

@@ -75,7 +75,8 @@ struct ChatMethod: Sendable {
                 history.removeAll { $0["role"] == "system" }
             }
             // The API wants the one system message first.
-            let merged = history.filter { $0["role"] == "system" } + turn.filter { $0["role"] == "system" }
+            let merged =
+                history.filter { $0["role"] == "system" } + turn.filter { $0["role"] == "system" }
                 + history.filter { $0["role"] != "system" } + turn.filter { $0["role"] != "system" }
             var withHistory = body
             withHistory["messages"] = .array(merged.compactMap { contract == .v1 ? MessageForms.v1($0) : MessageForms.v2($0) })

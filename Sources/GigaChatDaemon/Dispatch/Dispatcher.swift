@@ -64,12 +64,14 @@ struct Dispatcher: Sendable {
         case RPCMethod.embeddings:
             let input = try params.stringList("input")
             let model = try params.string("model") ?? APIPath.defaultEmbeddingsModel
-            return try await passthrough(APICall(.post, APIPath.embeddings, body: .json(["model": .string(model), "input": .array(input.map(JSONValue.string))])))
+            return try await passthrough(
+                APICall(.post, APIPath.embeddings, body: .json(["model": .string(model), "input": .array(input.map(JSONValue.string))])))
         case RPCMethod.tokensCount:
             let input = try params.stringList("input")
             let defaultModel = await upstream.configuration.model
             let model = try params.string("model") ?? defaultModel
-            return try await passthrough(APICall(.post, APIPath.tokensCount, body: .json(["model": .string(model), "input": .array(input.map(JSONValue.string))])))
+            return try await passthrough(
+                APICall(.post, APIPath.tokensCount, body: .json(["model": .string(model), "input": .array(input.map(JSONValue.string))])))
         case RPCMethod.balance:
             return try await passthrough(APICall(.get, APIPath.balance))
         case RPCMethod.filesList:
@@ -83,10 +85,15 @@ struct Dispatcher: Sendable {
         case RPCMethod.conversationsList:
             let store = conversations
             let all = try await fileIO.run { () throws(RPCError) in try store.list() }
-            return ["conversations": .array(all.map { conversation in
-                ["name": .string(conversation.name), "messages": .int(Int64(conversation.messages.count)),
-                 "updated_at": conversation.updatedAt.map(JSONValue.string) ?? .null]
-            })]
+            return [
+                "conversations": .array(
+                    all.map { conversation in
+                        [
+                            "name": .string(conversation.name), "messages": .int(Int64(conversation.messages.count)),
+                            "updated_at": conversation.updatedAt.map(JSONValue.string) ?? .null,
+                        ]
+                    })
+            ]
         case RPCMethod.conversationsShow:
             let name = try params.requiredString("name")
             let store = conversations
@@ -101,8 +108,10 @@ struct Dispatcher: Sendable {
             case "v2": messages = conversation.messages
             default: throw Params.invalid("\"form\" must be \"v1\" or \"v2\"")
             }
-            return ["name": .string(name), "messages": .array(messages),
-                    "updated_at": conversation.updatedAt.map(JSONValue.string) ?? .null]
+            return [
+                "name": .string(name), "messages": .array(messages),
+                "updated_at": conversation.updatedAt.map(JSONValue.string) ?? .null,
+            ]
         case RPCMethod.conversationsDelete:
             let name = try params.requiredString("name")
             let store = conversations

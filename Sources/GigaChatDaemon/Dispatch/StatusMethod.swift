@@ -54,7 +54,9 @@ struct StatusMethod: Sendable {
             // Today's totals and the ledger's health (docs/USAGE.md).
             "usage": await UsageRPC.status(usage.ledger),
             // A prepaid key's balance as last read (GIGACHATD_BALANCE_INTERVAL), never fetched for this call.
-            "balance": ["entries": (await upstream.balance.balance)?["balance"] ?? .null, "read_at": (await upstream.balance.readAt).map(JSONValue.string) ?? .null],
+            "balance": [
+                "entries": (await upstream.balance.balance)?["balance"] ?? .null, "read_at": (await upstream.balance.readAt).map(JSONValue.string) ?? .null,
+            ],
         ]
         return .object(result)
     }

@@ -71,10 +71,14 @@ struct Connection: Sendable {
         logger.warning("refused a connection from another user", metadata: ["peer_uid": "\(peer)"])
         try? await channel.executeThenClose { inbound, outbound in
             let writer = LineWriter(outbound: outbound, allocator: channel.channel.allocator, eventLoop: channel.channel.eventLoop)
-            try await writer.send(.response(id: nil, result: .failure(RPCError(
-                .accessDenied,
-                "access denied: this gigachatd serves only uid \(getuid()); you are uid \(peer)"
-            ))))
+            try await writer.send(
+                .response(
+                    id: nil,
+                    result: .failure(
+                        RPCError(
+                            .accessDenied,
+                            "access denied: this gigachatd serves only uid \(getuid()); you are uid \(peer)"
+                        ))))
             // Read (and drop) what the peer already sent for a moment: closing with unread input would
             // reset the connection, and the peer might lose the refusal before reading it.
             await withTaskGroup(of: Void.self) { group in
@@ -109,11 +113,15 @@ struct Connection: Sendable {
     private func handle(_ frame: LineFrame, peer: PeerCredentials, requests: ConnectionRequests, writer: LineWriter) async throws -> Bool {
         switch frame {
         case .tooLong(let limit):
-            try await writer.send(.response(id: nil, result: .failure(RPCError(
-                .lineTooLong,
-                "request line longer than \(limit) bytes (GIGACHATD_MAX_LINE_BYTES); closing the connection",
-                data: ["max_line_bytes": .int(Int64(limit))]
-            ))))
+            try await writer.send(
+                .response(
+                    id: nil,
+                    result: .failure(
+                        RPCError(
+                            .lineTooLong,
+                            "request line longer than \(limit) bytes (GIGACHATD_MAX_LINE_BYTES); closing the connection",
+                            data: ["max_line_bytes": .int(Int64(limit))]
+                        ))))
             return false
         case .line(let buffer):
             let bytes = buffer.readableBytesView
@@ -181,15 +189,18 @@ struct Connection: Sendable {
             }
         case .tooMany(let limit):
             await admission.release(lineBytes: lineBytes)
-            try await refuse(RPCError(
-                .tooManyRequests,
-                "this connection already has \(limit) requests running or queued, its limit (GIGACHATD_MAX_REQUESTS_PER_CONNECTION); wait for one to finish",
-                data: ["limit": .int(Int64(limit)), "setting": "GIGACHATD_MAX_REQUESTS_PER_CONNECTION"]
-            ))
+            try await refuse(
+                RPCError(
+                    .tooManyRequests,
+                    "this connection already has \(limit) requests running or queued, its limit (GIGACHATD_MAX_REQUESTS_PER_CONNECTION); wait for one to finish",
+                    data: ["limit": .int(Int64(limit)), "setting": "GIGACHATD_MAX_REQUESTS_PER_CONNECTION"]
+                ))
         }
     }
 
-    private func run(_ request: RPCRequest, params: RequestParams, key: UInt64, deadline: Duration, peer: PeerCredentials, requests: ConnectionRequests, writer: LineWriter) async {
+    private func run(
+        _ request: RPCRequest, params: RequestParams, key: UInt64, deadline: Duration, peer: PeerCredentials, requests: ConnectionRequests, writer: LineWriter
+    ) async {
         var requestLogger = logger
         requestLogger[metadataKey: "method"] = "\(request.method)"
         if let id = request.id { requestLogger[metadataKey: "request_id"] = "\(id)" }
@@ -293,18 +304,20 @@ struct Connection: Sendable {
         case .deadline:
             data["reason"] = "deadline"
             let seconds = Double(Durations.milliseconds(deadline)) / 1000
-            return .failure(RPCError(
-                .requestTimeout,
-                "the request did not finish within its deadline of \(Durations.text(seconds: seconds)) (GIGACHATD_REQUEST_TIMEOUT, or its deadline_ms)",
-                data: .object(data)
-            ))
+            return .failure(
+                RPCError(
+                    .requestTimeout,
+                    "the request did not finish within its deadline of \(Durations.text(seconds: seconds)) (GIGACHATD_REQUEST_TIMEOUT, or its deadline_ms)",
+                    data: .object(data)
+                ))
         case .clientStall:
             data["reason"] = "client_stall"
-            return .failure(RPCError(
-                .requestTimeout,
-                "the client read nothing for \(Durations.text(seconds: configuration.clientStallTimeoutSeconds)) (GIGACHATD_CLIENT_STALL_TIMEOUT); request ended",
-                data: .object(data)
-            ))
+            return .failure(
+                RPCError(
+                    .requestTimeout,
+                    "the client read nothing for \(Durations.text(seconds: configuration.clientStallTimeoutSeconds)) (GIGACHATD_CLIENT_STALL_TIMEOUT); request ended",
+                    data: .object(data)
+                ))
         }
     }
 }

@@ -15,10 +15,12 @@ struct PeerCredentials: Sendable {
     /// The peer's credentials, or nil if the kernel would not say.
     static func of(_ channel: any Channel) async -> PeerCredentials? {
         guard let provider = channel as? any SocketOptionProvider else { return nil }
-        guard let credentials: clinux_ucred = try? await provider.unsafeGetSocketOption(
-            level: SocketOptionLevel(SOL_SOCKET),
-            name: SocketOptionName(SO_PEERCRED)
-        ).get() else { return nil }
+        guard
+            let credentials: clinux_ucred = try? await provider.unsafeGetSocketOption(
+                level: SocketOptionLevel(SOL_SOCKET),
+                name: SocketOptionName(SO_PEERCRED)
+            ).get()
+        else { return nil }
         return PeerCredentials(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
     }
 

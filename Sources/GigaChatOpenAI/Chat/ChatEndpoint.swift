@@ -131,10 +131,12 @@ final class ChatStream: Sendable {
             return !state.started
         }
         if first {
-            try await response.start(.ok, headers: [
-                ("Content-Type", "text/event-stream; charset=utf-8"),
-                ("Cache-Control", "no-cache"),
-            ])
+            try await response.start(
+                .ok,
+                headers: [
+                    ("Content-Type", "text/event-stream; charset=utf-8"),
+                    ("Cache-Control", "no-cache"),
+                ])
         }
     }
 

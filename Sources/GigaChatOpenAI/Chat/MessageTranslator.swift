@@ -54,7 +54,7 @@ enum MessageTranslator {
                     for (position, call) in calls.enumerated() {
                         let callPath = "\(path).tool_calls[\(position)]"
                         guard let id = call["id"]?.stringValue, let function = call["function"]?.objectValue,
-                              let name = function["name"]?.stringValue
+                            let name = function["name"]?.stringValue
                         else { throw .invalid("\(callPath) needs an id and a function name", param: "messages") }
                         let arguments = try Self.arguments(function["arguments"], at: callPath)
                         var assistant: JSONObject = [

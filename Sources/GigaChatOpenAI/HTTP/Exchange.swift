@@ -56,7 +56,8 @@ struct Exchange: Sendable {
         if let retryAfter = error.retryAfter, retryAfter.isFinite, retryAfter >= 0, retryAfter < 86_400 {
             headers.append(("Retry-After", String(Int(retryAfter.rounded(.up)))))
         }
-        let body: JSONValue = gigaChatShape
+        let body: JSONValue =
+            gigaChatShape
             ? ["status": .int(Int64(error.status.code)), "message": .string(error.message)]
             : error.json
         // A task of its own: NIO refuses writes from a cancelled task, and this one may have been (deadline).

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import GigaChatProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// "waiting: N requests ahead" on a terminal's stderr while gigachatd holds the request back for an
 /// upstream slot (its `request.queued` notification), erased as soon as anything else is printed.

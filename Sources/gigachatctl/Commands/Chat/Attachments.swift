@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import GigaChatProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// Files sent with a prompt (--attach, /attach): each is uploaded once. The ids of earlier uploads are
 /// kept by content hash in `$XDG_STATE_HOME/gigachat/uploads.json` (0600), so the same file (under any

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import GigaChatProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// Prints one reply for a person: streamed text as it arrives, or the whole text at the end, then the
 /// function calls (if the model made any) readably, the web search sources, and always a final newline.

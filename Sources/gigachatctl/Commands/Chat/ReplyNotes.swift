@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import GigaChatProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// What is said on stderr after a reply: that it was cut off at the length limit (on a terminal), that
 /// the API's content filter declined to answer, and with --usage the tokens and the time it took.

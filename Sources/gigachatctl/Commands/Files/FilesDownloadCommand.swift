@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import ArgumentParser
 import GigaChatProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// `gigachatctl files download ID [PATH]`: a stored file's bytes (an upload, or an image the model made).
 struct FilesDownloadCommand: ParsableCommand {

@@ -14,7 +14,7 @@ public final class GigaChatClient: Sendable {
     private let logger: Logger
 
     /// The current request's logger when there is one, else the client's own.
-    private var log: Logger { RequestLog.logger ?? logger }
+    private var log: Logger { RequestScope.current?.logger ?? logger }
 
     /// Largest non-streamed body accepted from the API.
     static let maxBodyBytes = 64 * 1024 * 1024

@@ -5,7 +5,7 @@ import NIOConcurrencyHelpers
 /// limiter and the request cycle fill it, however deep they run.
 public final class RequestMetrics: Sendable {
     /// The current request's metrics; nil outside a request.
-    @TaskLocal public static var current: RequestMetrics?
+    public static var current: RequestMetrics? { RequestScope.current?.metrics }
 
     public struct Values: Sendable {
         public var queueWait: Duration = .zero

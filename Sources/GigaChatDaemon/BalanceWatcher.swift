@@ -54,7 +54,8 @@ actor BalanceWatcher {
     private func read(client: GigaChatClient) async -> Bool {
         do {
             // Background work: it waits behind every client's request.
-            let answer = try await UpstreamLimiter.$priority.withValue(.batch) { () async throws(APIError) -> JSONValue in
+            let scope = RequestScope(priority: .batch, logger: logger)
+            let answer = try await RequestScope.run(scope) { () async throws -> JSONValue in
                 try await client.send(APICall(.get, APIPath.balance))
             }
             balance = answer

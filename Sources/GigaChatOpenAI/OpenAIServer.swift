@@ -311,12 +311,10 @@ public final class OpenAIServer: Sendable {
         let deadline = Durations.milliseconds(Durations.from(seconds: configuration.requestTimeoutSeconds))
         let timer = entry.channel.eventLoop.scheduleTask(in: .milliseconds(deadline)) { control.end(.deadline) }
         let key = self.key
-        let taskLogger = requestLogger
+        let scope = RequestScope(owner: owner, logger: requestLogger)
         let task = Task {
-            await UpstreamLimiter.$owner.withValue(owner) {
-                await RequestLog.$logger.withValue(taskLogger) {
-                    await Router.handle(exchange, transport: transport, key: key)
-                }
+            await RequestScope.run(scope) {
+                await Router.handle(exchange, transport: transport, key: key)
             }
         }
         control.attach { task.cancel() }

@@ -15,7 +15,7 @@ public struct OpenAISettings: Sendable, Equatable {
     }
 
     public static let socketFileName = "openai.sock"
-    public static let keyFileName = "http-key"
+    public static let keyFileName = ProtocolDefaults.httpKeyFileName
 
     /// Where the HTTP Unix socket lives; nil when it is switched off.
     public var socketPath: String?

@@ -36,4 +36,7 @@ public enum RPCMethod {
 public enum ProtocolDefaults {
     /// Longest request line the daemon accepts unless GIGACHATD_MAX_LINE_BYTES says otherwise.
     public static let maxLineBytes = 8 * 1024 * 1024
+    /// The local key of the OpenAI-compatible TCP listener, in the gigachat config directory: the daemon
+    /// creates it, gigachatctl prints it.
+    public static let httpKeyFileName = "http-key"
 }

@@ -29,7 +29,7 @@ struct GigachatctlCommand: ParsableCommand {
         subcommands: [
             ChatCommand.self, ModelsCommand.self, EmbedCommand.self, TokensCommand.self, BalanceCommand.self,
             FilesCommand.self, ConversationsCommand.self, StatusCommand.self, UsageCommand.self, LogCommand.self,
-            AICheckCommand.self,
+            AICheckCommand.self, HTTPKeyCommand.self,
         ],
         defaultSubcommand: nil
     )

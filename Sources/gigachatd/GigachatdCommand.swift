@@ -12,11 +12,11 @@ struct GigachatdCommand: AsyncParsableCommand {
         commandName: "gigachatd",
         abstract: "Serve the GigaChat API to local scripts over a Unix socket, holding the credentials.",
         discussion: """
-            Settings come from command-line flags, then the environment (the official SDK's names: \
-            GIGACHAT_CREDENTIALS, GIGACHAT_SCOPE, GIGACHAT_BASE_URL, GIGACHAT_AUTH_URL, GIGACHAT_MODEL, \
-            GIGACHAT_TIMEOUT, GIGACHAT_CA_BUNDLE_FILE, ...), then systemd credentials ($CREDENTIALS_DIRECTORY/\
-            gigachat-credentials), then the config file (KEY=VALUE lines, default \
-            $XDG_CONFIG_HOME/gigachat/gigachatd.conf). SIGHUP reloads; SIGTERM drains and exits.
+            Settings come from command-line flags, then the secret files (GIGACHATD_CREDENTIALS_FILE, then \
+            systemd credentials: $CREDENTIALS_DIRECTORY/gigachat-credentials), then the environment (the \
+            official SDK's names: GIGACHAT_CREDENTIALS, GIGACHAT_SCOPE, GIGACHAT_BASE_URL, GIGACHAT_AUTH_URL, \
+            GIGACHAT_MODEL, GIGACHAT_TIMEOUT, GIGACHAT_CA_BUNDLE_FILE, ...), then the config file (KEY=VALUE \
+            lines, default $XDG_CONFIG_HOME/gigachat/gigachatd.conf). SIGHUP reloads; SIGTERM drains and exits.
 
             Under systemd (gigachatd.socket and gigachatd.service) it serves on the socket systemd passes, \
             reports READY/STATUS/RELOADING/STOPPING and watchdog pings through sd_notify, and logs native \

@@ -406,6 +406,15 @@ def test_tcp_needs_the_local_key(front: Any) -> None:
     assert f.raw().get("/v1/models").status_code == 200
 
 
+def test_gigachatctl_prints_the_local_key(front: Any, run_ctl: Any) -> None:
+    r = run_ctl("http-key")
+    assert r.returncode == 1 and "GIGACHATD_HTTP_LISTEN" in r.stderr, r  # no TCP listener yet: no key
+    f = front()
+    r = run_ctl("http-key")
+    assert r.returncode == 0 and r.stdout == f.key + "\n", r
+    assert len(f.client("tcp", api_key=r.stdout.strip()).models.list().data) > 0
+
+
 def test_the_key_survives_a_restart(front: Any) -> None:
     f = front()
     key = f.key

@@ -37,7 +37,7 @@ import Testing
         for (index, waiter) in waiters.enumerated() {
             tasks.append(
                 Task {
-                    try await UpstreamLimiter.$owner.withValue(waiter.0) {
+                    try await RequestScope.run(RequestScope(owner: waiter.0)) {
                         try await limiter.withPermit { await log.append(waiter.1) }
                     }
                 })

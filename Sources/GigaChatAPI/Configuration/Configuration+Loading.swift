@@ -55,8 +55,8 @@ extension Configuration {
         return "/tmp/gigachat-\(getuid())/state"
     }
 
-    /// Reads and validates the configuration: flags beat the environment, which beats credential files,
-    /// which beat the config file.
+    /// Reads and validates the configuration: flags beat the secret files (GIGACHATD_CREDENTIALS_FILE, then
+    /// systemd's credentials), which beat the environment, which beats the config file.
     public static func load(_ sources: Sources) throws(ConfigurationError) -> Configuration {
         var values: [Key: String] = [:]
         var configFile: String?
@@ -102,10 +102,12 @@ extension Configuration {
         // LoadCredential= copies the key once, when the service starts, so the copy above never changes
         // on reload. The unit names the file the copy came from; reading that file on every load is what
         // lets `systemctl reload` switch to a replaced key.
+        var credentialsFileRead: String?
         if let path = sources.environment[credentialsFileVariable] ?? credentialsFile, !path.isEmpty,
             let key = try readCredentialsFile(path, allowInsecure: sources.allowInsecurePermissions)
         {
             values[.credentials] = key
+            credentialsFileRead = path
         }
         for (key, value) in sources.flags { values[key] = value }
 
@@ -116,6 +118,7 @@ extension Configuration {
         let socket = SocketPath.resolve(flag: socketFlag, environment: { sources.environment[$0] })
         var configuration = Configuration(socket: socket)
         configuration.configFile = configFile
+        configuration.credentialsFile = credentialsFileRead
         try configuration.apply(values)
         return configuration
     }

@@ -161,6 +161,8 @@ public struct Configuration: Sendable {
     public var maxPendingBytes = defaultMaxPendingBytes
     public var balanceIntervalSeconds = defaultBalanceIntervalSeconds
     public var balanceWarning = defaultBalanceWarning
+    /// The credentials file that was read (GIGACHATD_CREDENTIALS_FILE), if any.
+    public var credentialsFile: String?
     /// The config file that was read, if any.
     public var configFile: String?
 

@@ -9,13 +9,8 @@ import GigaChatProtocol
 /// hundreds of queued requests delays an interactive request by at most one turn, not by its whole
 /// backlog. A waiter whose task is cancelled (its client left, or sent `cancel`) leaves the queue at once.
 public actor UpstreamLimiter {
-    /// Who a request belongs to, for fair sharing; requests that set none share owner 0.
-    @TaskLocal public static var owner: UInt64 = 0
-    /// How soon the request should run.
-    @TaskLocal public static var priority: Priority = .normal
-    /// Told how many requests are ahead when a request has to wait for a slot, so its client knows it is
-    /// queued rather than stuck.
-    @TaskLocal public static var onQueued: (@Sendable (Int) async -> Void)?
+    // Who a request belongs to, how urgent it is and whom to tell that it waits come from its
+    // `RequestScope`; requests without one share owner 0 at normal priority.
 
     public private(set) var limit: Int
     public private(set) var inFlight = 0
@@ -38,11 +33,12 @@ public actor UpstreamLimiter {
     public nonisolated func withPermit<T>(
         _ operation: () async throws -> T
     ) async throws -> T {
-        if let onQueued = Self.onQueued, let ahead = await requestsAheadOfANewcomer() {
+        let scope = RequestScope.current
+        if let onQueued = scope?.onQueued, let ahead = await requestsAheadOfANewcomer() {
             await onQueued(ahead)
         }
         let waitStarted = ContinuousClock.now
-        try await acquire(owner: Self.owner, priority: Self.priority)
+        try await acquire(owner: scope?.owner ?? 0, priority: scope?.priority ?? .normal)
         let waited = ContinuousClock.now - waitStarted
         RequestMetrics.current?.update { $0.queueWait += waited }
         do {

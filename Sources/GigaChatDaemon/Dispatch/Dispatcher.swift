@@ -32,7 +32,7 @@ struct Dispatcher: Sendable {
         }
         uploads = UploadPolicy(
             secretDirectories: secretDirectories,
-            secretFiles: [configuration.configFile, configuration.keyFile].compactMap { $0 }
+            secretFiles: [configuration.configFile, configuration.keyFile, configuration.credentialsFile].compactMap { $0 }
         )
     }
 

@@ -172,9 +172,9 @@ struct Connection: Sendable {
         header.params = [:]
         let started = await requests.start(request.id, limit: configuration.maxRequestsPerConnection) { [header] key in
             await withTaskExecutorPreference(executor) {
-                await UpstreamLimiter.$priority.withValue(priority) {
-                    await run(header, params: params, key: key, deadline: requestDeadline, peer: peer, requests: requests, writer: writer)
-                }
+                await run(
+                    header, params: params, priority: priority, key: key, deadline: requestDeadline, peer: peer, requests: requests, writer: writer
+                )
             }
             await admission.release(lineBytes: lineBytes)
         }
@@ -199,7 +199,8 @@ struct Connection: Sendable {
     }
 
     private func run(
-        _ request: RPCRequest, params: RequestParams, key: UInt64, deadline: Duration, peer: PeerCredentials, requests: ConnectionRequests, writer: LineWriter
+        _ request: RPCRequest, params: RequestParams, priority: Priority, key: UInt64, deadline: Duration, peer: PeerCredentials, requests: ConnectionRequests,
+        writer: LineWriter
     ) async {
         var requestLogger = logger
         requestLogger[metadataKey: "method"] = "\(request.method)"
@@ -232,14 +233,9 @@ struct Connection: Sendable {
             params.markConsumed()
             result = .failure(refusal)
         } else {
-            result = await UpstreamLimiter.$owner.withValue(owner) {
-                await UpstreamLimiter.$onQueued.withValue(onQueued) {
-                    await RequestMetrics.$current.withValue(metrics) {
-                        await RequestLog.$logger.withValue(requestLogger) {
-                            await dispatcher.handle(request, params: params, context: context)
-                        }
-                    }
-                }
+            let scope = RequestScope(owner: owner, priority: priority, onQueued: onQueued, metrics: metrics, logger: requestLogger)
+            result = await RequestScope.run(scope) {
+                await dispatcher.handle(request, params: params, context: context)
             }
         }
         params.markConsumed()

@@ -31,7 +31,7 @@ struct HTTPKeyCommand: ParsableCommand {
             )
             throw ClientExit.upstreamError
         }
-        let key = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \t\r\n")
+        let key = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \t\n\r")
         guard !key.isEmpty else {
             Output.error("\(path) is empty; remove it and restart gigachatd to make a new key")
             throw ClientExit.upstreamError

@@ -61,7 +61,7 @@ struct ChatExchange {
 
     /// The reply as JSON; a reply wrapped in one Markdown code fence counts too.
     static func parseJSON(_ text: String) -> JSONValue? {
-        var body = String(text.trimmingCharacters(in: " \t\r\n"))
+        var body = String(text.trimmingCharacters(in: " \t\n\r"))
         if body.hasPrefix("```"), body.hasSuffix("```"), body.count >= 6 {
             body = String(body.dropFirst(3).dropLast(3))
             if let newline = body.firstIndex(of: "\n") { body = String(body[body.index(after: newline)...]) }

@@ -81,6 +81,7 @@ public final class GigaChatClient: Sendable {
             guard let json = try? JSONValue(parsing: body) else {
                 throw APIError(.malformed, "the API answered \(call.path) with something that is not JSON", status: head.status)
             }
+            RequestMetrics.current?.note(answer: json)
             return json
         }
     }
@@ -94,6 +95,9 @@ public final class GigaChatClient: Sendable {
     public func prepareChat(_ body: JSONObject, contract: APICall.Contract = .v1) -> PreparedChat {
         var body = body
         if body["model"] == nil { body["model"] = .string(configuration.model) }
+        if let model = body["model"]?.stringValue {
+            RequestMetrics.current?.update { if $0.modelRequested == nil { $0.modelRequested = model } }
+        }
         if let profanity = configuration.profanityCheck {
             // v2 names the switch the other way round, as the SDK maps it.
             switch contract {
@@ -524,6 +528,7 @@ public final class GigaChatClient: Sendable {
         } catch let error as SSEParseError {
             throw APIError(.malformed, "the API sent a malformed event stream: \(error.message)", partial: accumulator.result)
         }
+        RequestMetrics.current?.note(answer: accumulator.result)
         if let failure = accumulator.failure {
             throw APIError(.truncated, failure, partial: accumulator.result)
         }

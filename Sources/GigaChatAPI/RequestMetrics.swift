@@ -1,3 +1,4 @@
+import GigaChatProtocol
 import NIOConcurrencyHelpers
 
 /// What the upstream layer measures about the request a task works for — time waiting for a slot, time
@@ -17,6 +18,10 @@ public final class RequestMetrics: Sendable {
         public var modelRequested: String?
         public var conversation: String?
         public var sessionID: String?
+        /// The last answer's `model` and `usage`, for requests whose final result the ledger does not see
+        /// (the HTTP front end's translated replies).
+        public var modelAnswered: String?
+        public var usage: JSONValue?
     }
 
     private let box = NIOLockedValueBox(Values())
@@ -27,5 +32,13 @@ public final class RequestMetrics: Sendable {
 
     public func update(_ change: (inout Values) -> Void) {
         box.withLockedValue { change(&$0) }
+    }
+
+    /// Notes what an API answer says about itself: the answering model and the tokens it used.
+    public func note(answer: JSONValue) {
+        update { values in
+            if let model = answer["model"]?.stringValue { values.modelAnswered = model }
+            if let usage = answer["usage"], usage.objectValue != nil { values.usage = usage }
+        }
     }
 }

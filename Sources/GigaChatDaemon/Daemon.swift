@@ -71,7 +71,8 @@ public final class Daemon: Sendable {
         let http: HTTPFrontEnd
         do {
             http = try await HTTPFrontEnd.start(
-                configuration: configuration, environment: sources.environment, upstream: upstream, statistics: statistics, group: group, logger: logger
+                configuration: configuration, environment: sources.environment, upstream: upstream, statistics: statistics, usage: usage,
+                group: group, logger: logger
             )
         } catch {
             try? await listener.channel.channel.close()

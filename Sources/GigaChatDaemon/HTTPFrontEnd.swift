@@ -21,7 +21,7 @@ struct HTTPFrontEnd: Sendable {
 
     static func start(
         configuration: Configuration, environment: [String: String], upstream: UpstreamService, statistics: DaemonStatistics,
-        group: any EventLoopGroup, logger: Logger
+        usage: UsageAccounting, group: any EventLoopGroup, logger: Logger
     ) async throws -> HTTPFrontEnd {
         let settings: OpenAISettings
         var key: LocalKey?
@@ -39,9 +39,12 @@ struct HTTPFrontEnd: Sendable {
             client: { await upstream.client },
             peerCheck: { channel in
                 guard let peer = await PeerCredentials.of(channel) else { return .gone }
-                return PeerCredentials.isAllowed(peer.uid) ? .allowed : .refused(uid: peer.uid)
+                return PeerCredentials.isAllowed(peer.uid) ? .allowed(pid: peer.pid) : .refused(uid: peer.uid)
             },
-            requestFinished: { upstreamError in await statistics.requestFinished(upstreamError: upstreamError) },
+            requestFinished: { summary in
+                await statistics.requestFinished(upstreamError: summary.upstreamError)
+                usage.record(summary)
+            },
             logger: logger
         )
         var listeners: [OpenAIServer.Listener] = []

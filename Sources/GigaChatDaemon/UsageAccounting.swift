@@ -1,4 +1,5 @@
 import GigaChatAPI
+import GigaChatOpenAI
 import GigaChatProtocol
 import UsageLedger
 
@@ -45,6 +46,34 @@ struct UsageAccounting: Sendable {
             client: client
         )
         row.apply(result)
+        ledger.record(row)
+    }
+
+    /// A row for a request of the HTTP front end: the OpenAI translation or a forwarded GigaChat path.
+    func record(_ summary: OpenAIServer.RequestSummary) {
+        let metrics = summary.metrics
+        var row = UsageRecord(
+            startedAtMs: summary.startedAtMilliseconds,
+            queueWaitMs: Durations.milliseconds(metrics.queueWait),
+            upstreamMs: Durations.milliseconds(metrics.upstream),
+            method: summary.route,
+            endpoint: metrics.endpoint,
+            contract: summary.passthrough ? .passthrough : .openai,
+            modelRequested: metrics.modelRequested,
+            modelAnswered: metrics.modelAnswered,
+            outcome: summary.failureStatus == nil ? .ok : (summary.endedEarly ? .cancelled : .error),
+            // An HTTP status here: these requests have no JSON-RPC code.
+            errorCode: summary.failureStatus,
+            retries: metrics.retries,
+            sessionID: metrics.sessionID,
+            client: summary.peerPID.map { ClientIdentity.of(pid: $0) } ?? ClientIdentity()
+        )
+        if let tokens = TokenCounts(usage: metrics.usage) {
+            row.inputTokens = tokens.input
+            row.outputTokens = tokens.output
+            row.cachedTokens = tokens.cached
+            row.totalTokens = tokens.total
+        }
         ledger.record(row)
     }
 }

@@ -23,13 +23,32 @@ public final class OpenAIServer: Sendable {
 
     /// What the peer check says about a Unix socket connection.
     public enum PeerVerdict: Sendable, Equatable {
-        case allowed
+        /// The daemon's own user (or root), with its pid for the usage ledger.
+        case allowed(pid: Int32)
         /// The peer left before it could be asked.
         case gone
         case refused(uid: UInt32)
     }
 
     public typealias HTTPChannel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+
+    /// What the daemon records about one answered HTTP request.
+    public struct RequestSummary: Sendable {
+        /// "POST /v1/chat/completions".
+        public var route: String
+        /// GigaChat's own REST paths, forwarded as they are (not the OpenAI translation).
+        public var passthrough: Bool
+        public var startedAtMilliseconds: Int64
+        public var metrics: RequestMetrics.Values
+        /// The HTTP status of a failure; nil when the request succeeded.
+        public var failureStatus: Int?
+        /// The failure worth showing as the last upstream error, if any.
+        public var upstreamError: String?
+        /// The daemon or the client ended it early (cancel, client left, deadline, stall).
+        public var endedEarly: Bool
+        /// The peer's pid on the Unix socket; nil over TCP.
+        public var peerPID: Int32?
+    }
 
     /// A bound listening socket, ready for `serve`.
     public struct Listener: Sendable {
@@ -48,7 +67,7 @@ public final class OpenAIServer: Sendable {
     private let key: LocalKey?
     private let client: @Sendable () async -> GigaChatClient
     private let peerCheck: @Sendable (any Channel) async -> PeerVerdict
-    private let requestFinished: @Sendable (_ upstreamError: String?) async -> Void
+    private let requestFinished: @Sendable (RequestSummary) async -> Void
     private let logger: Logger
     private let registry = Registry()
     private let services = Services()
@@ -59,13 +78,13 @@ public final class OpenAIServer: Sendable {
     ///   - client: the current API client (it changes on reload).
     ///   - peerCheck: who is on the other end of a Unix socket connection (SO_PEERCRED), decided as the
     ///     JSON-RPC socket decides it.
-    ///   - requestFinished: counts each answered request, with the upstream failure it ended in, if any.
+    ///   - requestFinished: told about each answered request (for `status` and the usage ledger).
     public init(
         settings: OpenAISettings,
         key: LocalKey?,
         client: @escaping @Sendable () async -> GigaChatClient,
         peerCheck: @escaping @Sendable (any Channel) async -> PeerVerdict,
-        requestFinished: @escaping @Sendable (_ upstreamError: String?) async -> Void,
+        requestFinished: @escaping @Sendable (RequestSummary) async -> Void,
         logger: Logger
     ) {
         settingsBox = NIOLockedValueBox(settings)
@@ -153,10 +172,11 @@ public final class OpenAIServer: Sendable {
     // MARK: Connections
 
     private func serveConnection(_ connection: HTTPChannel, transport: Transport) async {
+        var peerPID: Int32?
         if transport == .unixSocket {
             switch await peerCheck(connection.channel) {
-            case .allowed:
-                break
+            case .allowed(let pid):
+                peerPID = pid
             case .gone:
                 try? await connection.channel.close()
                 return
@@ -225,7 +245,7 @@ public final class OpenAIServer: Sendable {
                         body = []
                         let keepOpen = await handle(
                             request, entry: entry, outbound: outbound, allocator: connection.channel.allocator, transport: transport,
-                            owner: owner, progress: progress
+                            owner: owner, progress: progress, peerPID: peerPID
                         )
                         guard keepOpen else { return }
                     }
@@ -268,7 +288,7 @@ public final class OpenAIServer: Sendable {
     /// Answers one request; false when the connection must close after it.
     private func handle(
         _ request: IncomingRequest, entry: Registry.Entry, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
-        allocator: ByteBufferAllocator, transport: Transport, owner: UInt64, progress: WriteProgress
+        allocator: ByteBufferAllocator, transport: Transport, owner: UInt64, progress: WriteProgress, peerPID: Int32?
     ) async -> Bool {
         let client = await self.client()
         let configuration = client.configuration
@@ -311,6 +331,7 @@ public final class OpenAIServer: Sendable {
         let deadline = Durations.milliseconds(Durations.from(seconds: configuration.requestTimeoutSeconds))
         let timer = entry.channel.eventLoop.scheduleTask(in: .milliseconds(deadline)) { control.end(.deadline) }
         let key = self.key
+        let startedAtMilliseconds = TokenManager.nowMilliseconds()
         let scope = RequestScope(owner: owner, logger: requestLogger)
         let task = Task {
             await RequestScope.run(scope) {
@@ -337,7 +358,17 @@ public final class OpenAIServer: Sendable {
             requestLogger.debug("HTTP request done", metadata: ["duration_ms": "\(milliseconds)"])
         }
         let stillServing = await registry.end(entry)
-        await requestFinished(upstreamError)
+        await requestFinished(
+            RequestSummary(
+                route: "\(request.method.rawValue) \(request.path.split(separator: "?", maxSplits: 1).first ?? "")",
+                passthrough: gigaChatShape,
+                startedAtMilliseconds: startedAtMilliseconds,
+                metrics: scope.metrics.values,
+                failureStatus: failure.map { Int($0.status.code) },
+                upstreamError: upstreamError,
+                endedEarly: control.ending != nil,
+                peerPID: peerPID
+            ))
         return stillServing && keepAlive && !response.mustClose && control.ending == nil
     }
 

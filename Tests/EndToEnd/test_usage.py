@@ -199,3 +199,24 @@ def test_a_postpaid_key_is_not_asked_again(fake_api: FakeGigaChat, daemon: Daemo
     assert len(fake_api.state.requests_to("/api/v1/balance")) == 1
     with d.connect() as conn:
         assert conn.call("status")[1]["result"]["balance"]["entries"] is None
+
+
+def test_the_http_front_end_leaves_rows_too(fake_api: FakeGigaChat, daemon: DaemonFactory) -> None:
+    import httpx
+
+    d = daemon()
+    sock = d.socket_path.parent / "openai.sock"
+    assert wait_until(sock.exists, 5)
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=20) as http:
+        reply = http.post("http://gigachatd/v1/chat/completions",
+                          json={"model": "GigaChat", "messages": [{"role": "user", "content": "привет"}]})
+        assert reply.status_code == 200, reply.text
+        models = http.get("http://gigachatd/api/v1/models")
+        assert models.status_code == 200
+    with d.connect() as conn:
+        rows = {row["method"]: row for row in _log(conn)}
+    chat = rows["POST /v1/chat/completions"]
+    assert chat["contract"] == "openai" and chat["outcome"] == "ok"
+    assert chat["total_tokens"] == reply.json()["usage"]["total_tokens"] > 0
+    assert chat["model"] == "GigaChat" and chat["client"]["pid"] == os.getpid()
+    assert rows["GET /api/v1/models"]["contract"] == "passthrough"

@@ -23,8 +23,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 APT_PACKAGES = libcurl4-openssl-dev libsystemd-dev libsqlite3-dev openssl socat jq systemd curl
 # Extra packages only the tests use (another uid for the peer-credential test, a pty for the REPL;
-# unshare, nsenter, setpriv and useradd for the tests under a real systemd --user, test_user_manager.py).
-APT_TEST_PACKAGES = util-linux passwd
+# unshare, nsenter, setpriv and useradd for the tests under a real systemd --user, test_user_manager.py;
+# the sqlite3 shell for docs/USAGE.md's example).
+APT_TEST_PACKAGES = util-linux sqlite3 passwd
 
 # The version is defined once, in the code (GigaChatDVersion.current); the package takes it from there.
 VERSION := $(shell sed -n '/enum GigaChatDVersion/,/^}/s/.*static let current = "\([^"]*\)".*/\1/p' $$(grep -rl 'enum GigaChatDVersion' Sources))

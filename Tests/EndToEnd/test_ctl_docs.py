@@ -1,5 +1,6 @@
-"""Every shell example in README.md and docs/SCRIPTING.md runs, as written, against gigachatd and the
-fake API: a documented command that does not work is a bug like any other (issue 14).
+"""Every shell example in README.md, docs/SCRIPTING.md, docs/PROTOCOL.md and docs/USAGE.md runs, as
+written, against gigachatd and the fake API: a documented command that does not work is a bug like any
+other. (docs/OPENAI.md's examples run in test_openai.py, docs/SYSTEMD.md's steps in test_user_manager.py.)
 
 Each ```sh block is run by bash with -e and pipefail, in a directory that has what the examples name
 (a git repository with a change, notes.txt, report.pdf, README.md), with gigachatctl first on PATH and
@@ -21,7 +22,12 @@ import pytest
 from fake_gigachat import FakeGigaChat
 from harness import REPO_ROOT, DaemonFactory, TestEnv, merge_env
 
-DOCUMENTS = [REPO_ROOT / "README.md", REPO_ROOT / "docs" / "SCRIPTING.md"]
+DOCUMENTS = [
+    REPO_ROOT / "README.md",
+    REPO_ROOT / "docs" / "SCRIPTING.md",
+    REPO_ROOT / "docs" / "PROTOCOL.md",
+    REPO_ROOT / "docs" / "USAGE.md",
+]
 SKIP = re.compile(r"^<!--\s*docs-test:\s*skip\s*\((?P<why>[^)]+)\)\s*-->$")
 MAX_SKIPPED = 3
 

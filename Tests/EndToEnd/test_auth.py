@@ -1,5 +1,5 @@
 """Authentication: the OAuth call itself, single flight, expiry and refresh, 401 handling, and the
-other ways to authenticate (short token form, pre-issued token, user/password). Issue 2.
+other ways to authenticate (short token form, pre-issued token, user/password).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def test_oauth_request_is_basic_key_with_rquid_and_scope(fake_api: FakeGigaChat,
     assert len(calls) == 1
     call = calls[0]
     assert call.method == "POST" and call.path == "/api/v2/oauth"
-    # The key goes out exactly as configured, as Basic (the seed's Bearer is wrong, reference §2.1).
+    # The key goes out exactly as configured, as Basic (Bearer is refused by the OAuth host).
     assert call.header("Authorization") == f"Basic {fake_api.settings.key}"
     assert UUID_RE.match(call.header("RqUID") or ""), call.header("RqUID")
     assert (call.header("Content-Type") or "").startswith("application/x-www-form-urlencoded")

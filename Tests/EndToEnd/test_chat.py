@@ -1,4 +1,4 @@
-"""The chat method end to end: gigachatd between a socket client and the fake API (issue 2).
+"""The chat method end to end: gigachatd between a socket client and the fake API.
 
 What a script sees: chat.delta notifications for its id while the reply streams, then exactly one
 final response in GigaChat's non-stream shape whose content is the concatenation of the deltas.

@@ -1,5 +1,5 @@
 """Upstream concurrency: a personal key may run one request at a time, business keys ten; the daemon
-queues the rest (fair FIFO) instead of earning 429s. Issue 2.
+queues the rest (fair FIFO) instead of earning 429s.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
 """The examples in contrib/ work as their comments say, against a real gigachatd and the fake API.
-Issue 4.
 
 They are run the way a user runs them: from the shell, with the test's XDG_RUNTIME_DIR, so they find
 the daemon's socket themselves.

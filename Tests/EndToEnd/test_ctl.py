@@ -1,5 +1,5 @@
-"""gigachatctl as a person or a shell script uses it: chat (issue 2), then every subcommand, the REPL
-on a pseudo-terminal, exit codes, colour, Ctrl-C, completions and the man page (issue 4).
+"""gigachatctl as a person or a shell script uses it: chat, then every subcommand, the REPL
+on a pseudo-terminal, exit codes, colour, Ctrl-C, completions and the man page.
 
 run_ctl uses the test's XDG_RUNTIME_DIR, so without --socket gigachatctl looks where the daemon
 fixture put its socket: that also checks that client and daemon resolve the path the same way.
@@ -153,7 +153,7 @@ def test_upstream_error_is_one_line_and_a_non_zero_exit(fake_api: FakeGigaChat, 
 
 
 # --------------------------------------------------------------------------------------------------
-# Helpers for issue 4
+# Helpers for the subcommands
 
 ESCAPE = "\x1b"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -1,4 +1,4 @@
-"""`gigachatctl chat` with the habits of `llm`, `sgpt`, `ollama` and `aichat` users (issue 14): context from
+"""`gigachatctl chat` with the habits of `llm`, `sgpt`, `ollama` and `aichat` users: context from
 pipes and files, --continue, roles and a client-side default model, -x, a terminal rendering of the
 reply, --usage, and notices for a cut-off reply and a new conversation.
 """

@@ -1,4 +1,4 @@
-"""The REPL the way people use `ollama run` and `llm chat` (issue 14, item 4): `chat` alone on a terminal
+"""The REPL the way people use `ollama run` and `llm chat`: `chat` alone on a terminal
 talks, a paste or a \"\"\" block is one turn, the history survives the session in a private file, long
 lines wrap so the scrollback keeps them, and /reset asks before deleting a named conversation.
 

@@ -1,4 +1,4 @@
-"""The small things of issue 14: bad usage said clearly, one date format, no bold on a dumb terminal,
+"""The small things: bad usage said clearly, one date format, no bold on a dumb terminal,
 completions that follow --socket and know the models, and the contrib clients' exit statuses.
 """
 

@@ -1,4 +1,4 @@
-"""`gigachatctl usage` and `gigachatctl log` over gigachatd's usage ledger (issue 16, "Reading it"): a few
+"""`gigachatctl usage` and `gigachatctl log` over gigachatd's usage ledger: a few
 real requests through the daemon and the fake API, then the sums by every grouping as a table, JSON and
 CSV, use against a budget, the log with its filters, and `log --follow` seeing a new request.
 """

@@ -1,5 +1,5 @@
 """`gigachatctl chat` on the v2 contract (`chat.create`), its built-in tools and the rest of today's API
-(issue 11, section "gigachatctl"), through the real binaries and the fake API: the default contract and
+through the real binaries and the fake API: the default contract and
 `--api v1`, reasoning, web search with sources, reading URLs, the code interpreter, image generation
 with the files saved, `--schema`, `--regex`, `--attach` uploading each content once, `--usage` with
 cached tokens, blacklist, the exit statuses of 402, stop events and budgets, the REPL's switches,

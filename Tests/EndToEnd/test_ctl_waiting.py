@@ -1,4 +1,4 @@
-"""gigachatctl never waits forever and says what happened in plain words (issue 14, items 2 and 5).
+"""gigachatctl never waits forever and says what happened in plain words.
 
 A stand-in for gigachatd (a Python socket server on the default socket path) plays what a real setup
 can do: accept and say nothing (a stuck process, or systemd holding the socket of a daemon that cannot

@@ -1,5 +1,5 @@
 """Where the socket lives and who may use it, configuration sources and their precedence, and
-shutdown. Issue 2.
+shutdown.
 """
 
 from __future__ import annotations

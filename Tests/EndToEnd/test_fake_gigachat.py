@@ -425,7 +425,7 @@ def test_oauth_down_modes(pki: TestPKI) -> None:
         assert Client(fake).request("POST", "/api/v2/oauth", b"scope=GIGACHAT_API_PERS")[0].status == 404
 
 
-# -- hardening helpers (issue 10) ---------------------------------------------------------------
+# -- hardening helpers ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("fmt,unit", [("access_token", 1000), ("tok_ms", 1000), ("tok_s", 1)])

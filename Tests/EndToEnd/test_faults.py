@@ -1,7 +1,4 @@
-"""The upstream fault matrix of issue 5: every row against the real daemon and the fake API.
-
-| fault | expected |
-| 401 on a request | one refresh, one retry, the client sees success (test_auth.py) |
+"""The upstream fault matrix ) |
 | 429 + Retry-After before any byte | wait as told (bounded), retry; past the bound an error with data.retry_after |
 | 5xx / refused / reset before the first byte | retry with backoff and jitter, bounded, then a clear error |
 | reset after bytes were streamed | error with data.partial = true, no silent retry |

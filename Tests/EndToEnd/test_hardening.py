@@ -1,4 +1,4 @@
-"""Hardening (issue 10): every limit and refusal of the spec against the real daemon and the fake API.
+"""Hardening: every limit and refusal of the spec against the real daemon and the fake API.
 
 | behaviour | test |
 | Retry-After on a 429: delta-seconds (huge saturates), HTTP-date; garbage is absent | test_retry_after_variants |

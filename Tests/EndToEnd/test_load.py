@@ -1,4 +1,4 @@
-"""Load and soak (issue 5): many concurrent streams through a bounded upstream, and continuous traffic
+"""Load and soak: many concurrent streams through a bounded upstream, and continuous traffic
 through many token expiries.
 
 "With the default PERS limit the fake API never sees two chats at once" is already

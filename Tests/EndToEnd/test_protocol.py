@@ -1,4 +1,4 @@
-"""JSON-RPC 2.0 over the socket, line by line, as issue 2 specifies it.
+"""JSON-RPC 2.0 over the socket, line by line, as docs/PROTOCOL.md specifies it.
 
 Error codes asserted here are the JSON-RPC standard ones; the application codes for upstream
 failures are not final, so other tests assert on data.status and message text only.
@@ -144,7 +144,7 @@ def send_until_closed(conn: RpcConnection, data: bytes) -> None:
 def test_cancel_ends_the_request_with_its_own_error_and_aborts_the_upstream(
     fake_api: FakeGigaChat, daemon: DaemonFactory, when: str
 ) -> None:
-    """issue 4: cancel {"id": X} stops X (queued or running), aborts its transfer, and X still ends with
+    """cancel {"id": X} stops X (queued or running), aborts its transfer, and X still ends with
     -32800; the connection and the daemon stay healthy."""
     fake_api.configure(chunks=40, chunk_interval=0.1)
     d = daemon()  # personal scope: one request upstream at a time, the next one queues

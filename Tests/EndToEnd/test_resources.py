@@ -1,4 +1,4 @@
-"""Client faults and resources (issue 5): hostile lines, a 64 MiB line, clients that leave mid-stream or
+"""Client faults and resources: hostile lines, a 64 MiB line, clients that leave mid-stream or
 read slowly, a thousand connections, and running out of file descriptors.
 
 test_protocol.py already covers the basic bad lines (not JSON, cut off, batches, scalars, unknown method,

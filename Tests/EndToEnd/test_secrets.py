@@ -1,5 +1,5 @@
 """The authorization key and the access tokens never leave the daemon: not in its logs (even at the
-most verbose level), not in any response on the socket, not in gigachatctl's output. Issue 2.
+most verbose level), not in any response on the socket, not in gigachatctl's output.
 
 (The daemon fixture also scans every daemon of every test at teardown; this test makes the daemon
 work through every path that handles a secret, at trace level, and checks explicitly.)

@@ -1,4 +1,4 @@
-"""Nobody else let in (issue 5, security): peer credentials on accept, the socket directory's owner,
+"""Nobody else let in: peer credentials on accept, the socket directory's owner,
 and the daemon's memory kept out of core dumps and debuggers.
 
 These tests need root (to act as another uid with setpriv), as CI runs; elsewhere they skip and say why.

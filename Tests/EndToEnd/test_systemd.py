@@ -1,4 +1,4 @@
-"""gigachatd as a systemd user service (issue 3), driven through the real binaries.
+"""gigachatd as a systemd user service, driven through the real binaries.
 
 systemd itself does not run here, so each piece of its protocol is played by a stand-in:
 

@@ -1,5 +1,5 @@
 """What the API sends back, at its most awkward: SSE framing variants, a stream that breaks off, and
-error statuses with JSON or HTML bodies. Issue 2.
+error statuses with JSON or HTML bodies.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ public struct SSEParseError: Error, Sendable, Equatable, CustomStringConvertible
 ///
 /// Bytes are buffered until a line is complete, so a frame or a multi-byte UTF-8 character split across
 /// reads is never seen half; lines end in LF, CRLF or CR; a field is split at its first colon and one
-/// optional space after it is dropped (the seed's `line[6:-1]` got each of these wrong).
+/// optional space after it is dropped (slicing a fixed prefix off each line gets each of these wrong).
 public struct SSEParser: Sendable {
     public static let defaultMaxLineBytes = 16 * 1024 * 1024
     /// An event's data lines are joined until a blank line; an endless run of them must not grow the

@@ -49,7 +49,7 @@ public final class Daemon: Sendable {
         let fileIOPool = NIOThreadPool(numberOfThreads: 2)
         fileIOPool.start()
         defer { fileIOPool.shutdownGracefully { _ in } }
-        let usage = try Self.openUsageLedger(environment: sources.environment, logger: logger)
+        let usage = try UsageAccounting.open(environment: sources.environment, logger: logger)
         let dispatcher = Dispatcher(
             upstream: upstream, statistics: statistics, lifecycle: lifecycle, fileIO: FileIO(pool: fileIOPool), usage: usage,
             configuration: configuration
@@ -356,29 +356,6 @@ public final class Daemon: Sendable {
         return parts.joined(separator: "; ")
     }
 
-    // MARK: Usage ledger
-
-    /// The ledger and the budgets, from the environment (GIGACHATD_LEDGER_*, GIGACHATD_BUDGETS). A bad
-    /// setting is a configuration error; a ledger that cannot be written is not (it reports and recovers).
-    private static func openUsageLedger(environment: [String: String], logger: Logger) throws(ConfigurationError) -> UsageAccounting {
-        var configuration: LedgerConfiguration
-        let budgets: Budgets
-        do {
-            configuration = try LedgerConfiguration.fromEnvironment(environment, stateDirectory: Configuration.stateDirectory(environment: environment))
-            budgets = try Budgets.parse(environment["GIGACHATD_BUDGETS"] ?? "")
-        } catch {
-            throw ConfigurationError(error.message)
-        }
-        configuration.onEvent = { event in
-            switch event {
-            case .failed(let reason): logger.warning("usage ledger cannot be written; requests go on", metadata: ["error": "\(reason)"])
-            case .recovered: logger.info("usage ledger is written again")
-            case .dropped(let count, let reason): logger.warning("usage ledger dropped rows", metadata: ["rows": "\(count)", "reason": "\(reason)"])
-            }
-        }
-        return UsageAccounting(ledger: Ledger(configuration: configuration), budgets: budgets)
-    }
-
     // MARK: Helpers
 
     /// What a reload reads. When systemd loaded the config file as EnvironmentFile= as well (the shipped
@@ -407,37 +384,5 @@ public final class Daemon: Sendable {
         case SIGHUP: return "SIGHUP"
         default: return "signal \(number)"
         }
-    }
-}
-
-/// SIGTERM, SIGINT and SIGHUP as an async sequence, delivered by dispatch sources instead of a signal
-/// handler (where almost nothing is safe to do).
-///
-/// `@unchecked Sendable`: `sources` never changes after init, and dispatch sources and the stream's
-/// continuation are thread-safe.
-private final class SignalStream: @unchecked Sendable {
-    let stream: AsyncStream<Int32>
-    private let continuation: AsyncStream<Int32>.Continuation
-    private let sources: [any DispatchSourceSignal]
-
-    init() {
-        let (stream, continuation) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .unbounded)
-        self.stream = stream
-        self.continuation = continuation
-        let queue = DispatchQueue(label: "gigachatd.signals")
-        sources = [SIGTERM, SIGINT, SIGHUP].map { number in
-            // Ignored as signals so that only the dispatch source sees them.
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            return source
-        }
-    }
-
-    /// Stops listening; the stream ends after the signals already delivered.
-    func finish() {
-        for source in sources { source.cancel() }
-        continuation.finish()
     }
 }

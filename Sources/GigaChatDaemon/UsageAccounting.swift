@@ -1,6 +1,7 @@
 import GigaChatAPI
 import GigaChatOpenAI
 import GigaChatProtocol
+import Logging
 import UsageLedger
 
 /// The daemon's side of the usage ledger: one row per finished request, and the daily budgets checked
@@ -75,5 +76,26 @@ struct UsageAccounting: Sendable {
             row.totalTokens = tokens.total
         }
         ledger.record(row)
+    }
+
+    /// The ledger and the budgets, from the environment (GIGACHATD_LEDGER_*, GIGACHATD_BUDGETS). A bad
+    /// setting is a configuration error; a ledger that cannot be written is not (it reports and recovers).
+    static func open(environment: [String: String], logger: Logger) throws(ConfigurationError) -> UsageAccounting {
+        var configuration: LedgerConfiguration
+        let budgets: Budgets
+        do {
+            configuration = try LedgerConfiguration.fromEnvironment(environment, stateDirectory: Configuration.stateDirectory(environment: environment))
+            budgets = try Budgets.parse(environment["GIGACHATD_BUDGETS"] ?? "")
+        } catch {
+            throw ConfigurationError(error.message)
+        }
+        configuration.onEvent = { event in
+            switch event {
+            case .failed(let reason): logger.warning("usage ledger cannot be written; requests go on", metadata: ["error": "\(reason)"])
+            case .recovered: logger.info("usage ledger is written again")
+            case .dropped(let count, let reason): logger.warning("usage ledger dropped rows", metadata: ["rows": "\(count)", "reason": "\(reason)"])
+            }
+        }
+        return UsageAccounting(ledger: Ledger(configuration: configuration), budgets: budgets)
     }
 }

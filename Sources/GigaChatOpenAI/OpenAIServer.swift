@@ -239,32 +239,37 @@ public final class OpenAIServer: Sendable {
         await registry.closed(entry)
     }
 
-    private func tooLarge(
-        _ head: HTTPRequestHead, limit: Int, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, allocator: ByteBufferAllocator
+    /// Answers a request refused before its body was read (too large, or more than the daemon may hold),
+    /// then the connection closes.
+    private func refuseEarly(
+        _ head: HTTPRequestHead, _ error: OpenAIError, headers: [(String, String)] = [],
+        outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, allocator: ByteBufferAllocator
     ) async {
         let response = ResponseWriter(
             outbound: outbound, allocator: allocator, version: head.version, keepAlive: false, requestID: "req_" + RandomID.make(count: 24),
             progress: WriteProgress()
         )
+        try? await response.sendJSON(error.status, error.json, headers: headers)
+    }
+
+    private func tooLarge(
+        _ head: HTTPRequestHead, limit: Int, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, allocator: ByteBufferAllocator
+    ) async {
         let error = OpenAIError(
             .payloadTooLarge, "the request body is larger than \(limit) bytes (GIGACHATD_MAX_LINE_BYTES)", code: "request_too_large"
         )
-        try? await response.sendJSON(error.status, error.json)
+        await refuseEarly(head, error, outbound: outbound, allocator: allocator)
     }
 
     private func tooMuchPending(
         _ head: HTTPRequestHead, limit: Int, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, allocator: ByteBufferAllocator
     ) async {
-        let response = ResponseWriter(
-            outbound: outbound, allocator: allocator, version: head.version, keepAlive: false, requestID: "req_" + RandomID.make(count: 24),
-            progress: WriteProgress()
-        )
         let error = OpenAIError(
             .tooManyRequests,
             "the requests gigachatd holds would pass its limit of \(limit) bytes (GIGACHATD_MAX_PENDING_BYTES); try again later",
             type: "rate_limit_error", code: "too_many_requests", retryAfter: 1
         )
-        try? await response.sendJSON(error.status, error.json, headers: [("Retry-After", "1")])
+        await refuseEarly(head, error, headers: [("Retry-After", "1")], outbound: outbound, allocator: allocator)
     }
 
     /// Answers one request; false when the connection must close after it.

@@ -65,7 +65,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pki import TestPKI, make_test_pki  # noqa: E402
 import fake_v2  # noqa: E402
-from fake_v2 import V2_CHAT_PATH  # noqa: E402
+from fake_v2 import V2_CHAT_PATH, split_text  # noqa: E402
 
 __all__ = [
     "FakeGigaChat",
@@ -159,20 +159,6 @@ def _dumps(obj: Any) -> bytes:
     # The API sends compact one-line JSON with raw (unescaped) UTF-8; so do we, which is what makes
     # split-in-the-middle-of-a-character tests meaningful.
     return json.dumps(obj, ensure_ascii=False, separators=_JSON_SEPARATORS).encode("utf-8")
-
-
-def split_text(text: str, n: int) -> list[str]:
-    """Split ``text`` into at most ``n`` non-empty pieces of nearly equal length (by characters)."""
-    if not text:
-        return [""]
-    n = max(1, min(n, len(text)))
-    size, extra = divmod(len(text), n)
-    pieces, start = [], 0
-    for i in range(n):
-        end = start + size + (1 if i < extra else 0)
-        pieces.append(text[start:end])
-        start = end
-    return pieces
 
 
 def parse_sse(raw: bytes) -> list[str]:

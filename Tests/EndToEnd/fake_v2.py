@@ -247,7 +247,8 @@ def plan(
     created_at: int, fault: Any = None,
 ) -> V2Plan:
     """The answer to a valid v2 request (see check_request). ``fault`` modifiers: ``reply``,
-    ``reply_chunks``, ``finish_reason``, ``reasoning_only`` (the reply runs out while reasoning:
+    ``reply_chunks``, ``arguments`` (the arguments of every function call, instead of example
+    values), ``finish_reason``, ``reasoning_only`` (the reply runs out while reasoning:
     only the reasoning message, finish_reason "length"); kinds "blacklist" and "error_event"
     (``status_code``, ``message``) shape the answer too."""
     fget = (lambda k, d=None: fault.get(k, d)) if fault is not None else (lambda k, d=None: d)
@@ -280,7 +281,8 @@ def plan(
         if specs:
             # recorded: content [{"function_call":{"name","arguments":{...}}}], finish_reason
             # "function_call", tool_state_id on the message, no text part
-            p.calls = [{"name": s["name"], "arguments": _arguments(s)} for s in specs]
+            given = fget("arguments")
+            p.calls = [{"name": s["name"], "arguments": dict(given) if isinstance(given, dict) else _arguments(s)} for s in specs]
             p.finish_reason = "function_call"
             text = ""
         elif tool == "web_search":

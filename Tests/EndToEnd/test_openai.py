@@ -237,49 +237,87 @@ def test_embeddings_float_and_base64(front: Any, fake_api: FakeGigaChat, transpo
 # Tools and structured output
 
 
-def test_tool_call_round_trip(front: Any, fake_api: FakeGigaChat) -> None:
+def test_tool_call_round_trip_with_two_parallel_calls(front: Any, fake_api: FakeGigaChat) -> None:
+    """Requests with tools go to GigaChat's v2 contract, where one reply may hold several calls."""
     f = front()
     client = f.client()
-    messages: list[Any] = [{"role": "user", "content": "Какая погода в Москве?"}]
+    messages: list[Any] = [{"role": "user", "content": "Погода и время в Москве?"}]
     first = client.chat.completions.create(model="GigaChat", messages=messages, tools=[WEATHER, TIME])
-    sent = fake_api.state.chat_requests[-1].json
-    assert sent["function_call"] == "auto", "OpenAI's default with tools is auto; GigaChat's is none"
-    assert [fn["name"] for fn in sent["functions"]] == ["weather", "local_time"]
+    sent = fake_api.state.v2_chat_requests[-1].json
+    assert sent["tool_config"] == {"mode": "auto"}, "OpenAI's default with tools is auto; GigaChat's is none"
+    assert [fn["name"] for fn in sent["tools"][0]["functions"]["specifications"]] == ["weather", "local_time"]
+    assert sent["messages"] == [{"role": "user", "content": [{"text": "Погода и время в Москве?"}]}]
     choice = first.choices[0]
     assert choice.finish_reason == "tool_calls" and choice.message.content is None
-    (call,) = choice.message.tool_calls
-    assert call.type == "function" and call.function.name == "weather"
-    assert json.loads(call.function.arguments) == {"city": "Москва"}
-    state_id = call.id.removeprefix("call_")
+    weather, clock = choice.message.tool_calls
+    assert (weather.function.name, clock.function.name) == ("weather", "local_time")
+    assert json.loads(weather.function.arguments) == json.loads(clock.function.arguments) == {"city": "A-1024"}
+    state_id = weather.id.removeprefix("call_")
+    assert clock.id == f"call_{state_id}_1", "one id per call, each carrying the reply's tools_state_id"
 
-    messages += [choice.message.model_dump(exclude_none=True), {"role": "tool", "tool_call_id": call.id, "content": '{"t": -3}'}]
+    messages += [
+        choice.message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": clock.id, "content": "12:00"},
+        {"role": "tool", "tool_call_id": weather.id, "content": '{"t": -3}'},
+    ]
     second = client.chat.completions.create(model="GigaChat", messages=messages, tools=[WEATHER, TIME])
-    sent = fake_api.state.chat_requests[-1].json
+    sent = fake_api.state.v2_chat_requests[-1].json
     assert sent["messages"][1] == {
-        "role": "assistant", "content": "", "function_call": {"name": "weather", "arguments": {"city": "Москва"}},
-        "functions_state_id": state_id,
-    }, "the call goes back with its functions_state_id, recovered from the tool-call id"
-    assert sent["messages"][2] == {"role": "function", "name": "weather", "content": '{"t": -3}'}
+        "role": "assistant", "tools_state_id": state_id, "content": [
+            {"function_call": {"name": "weather", "arguments": {"city": "A-1024"}}},
+            {"function_call": {"name": "local_time", "arguments": {"city": "A-1024"}}},
+        ],
+    }, "both calls go back in one message with the state id recovered from their ids"
+    assert sent["messages"][2:] == [
+        {"role": "tool", "content": [{"function_result": {"name": "weather", "result": {"t": -3}}}]},
+        {"role": "tool", "content": [{"function_result": {"name": "local_time", "result": "12:00"}}]},
+    ]
     assert second.choices[0].finish_reason == "stop"
-    assert second.choices[0].message.content == 'Function weather returned: {"t": -3}'
+    assert second.choices[0].message.content == 'Function weather returned: {"t":-3}; Function local_time returned: "12:00"'
 
 
-def test_streamed_tool_call(front: Any) -> None:
+def test_two_parallel_calls_stream_as_openai_deltas(front: Any) -> None:
+    import asyncio
+
+    f = front()
+
+    async def run() -> tuple[list[Any], Any]:
+        http = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=str(f.sock)))
+        client = openai.AsyncOpenAI(base_url="http://gigachatd/v1", api_key="unused", http_client=http, max_retries=0)
+        try:
+            async with client.chat.completions.stream(
+                model="GigaChat", messages=[{"role": "user", "content": "Погода и время?"}], tools=[WEATHER, TIME],
+            ) as stream:
+                deltas = [tc async for event in stream if event.type == "chunk" and event.chunk.choices
+                          for tc in (event.chunk.choices[0].delta.tool_calls or [])]
+                return deltas, await stream.get_final_completion()
+        finally:
+            await http.aclose()
+
+    deltas, final = asyncio.run(run())
+    assert [(d.index, d.function.name) for d in deltas] == [(0, "weather"), (1, "local_time")]
+    calls = final.choices[0].message.tool_calls
+    assert [c.function.name for c in calls] == ["weather", "local_time"] and calls[0].id != calls[1].id
+    assert final.choices[0].finish_reason == "tool_calls"
+
+
+def test_streamed_tool_call(front: Any, fake_api: FakeGigaChat) -> None:
     f = front()
     chunks = list(f.client("tcp").chat.completions.create(
-        model="GigaChat", messages=[{"role": "user", "content": "погода?"}], tools=[WEATHER], stream=True,
+        model="GigaChat", messages=[{"role": "user", "content": "погода?"}], tools=[WEATHER, TIME], stream=True,
         tool_choice={"type": "function", "function": {"name": "weather"}},
     ))
+    assert fake_api.state.v2_chat_requests[-1].json["tool_config"] == {"mode": "forced", "function_name": "weather"}
     deltas = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
     assert len(deltas) == 1
     assert deltas[0].index == 0 and deltas[0].id.startswith("call_") and deltas[0].function.name == "weather"
-    assert json.loads(deltas[0].function.arguments) == {"city": "Москва"}
+    assert json.loads(deltas[0].function.arguments) == {"city": "A-1024"}
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
 
 
-def test_parallel_tool_calls_from_the_client_are_sent_one_after_another(front: Any, fake_api: FakeGigaChat) -> None:
-    """GigaChat v1 makes one call per turn; a history holding two parallel calls (made by another model,
-    or by hand) is sent as call, result, call, result, which GigaChat can read."""
+def test_calls_made_elsewhere_are_sent_one_after_another(front: Any, fake_api: FakeGigaChat) -> None:
+    """Calls whose ids GigaChat did not make (another model, or by hand) carry no state id, so nothing
+    says they were one reply: each goes back as its own call followed by its result."""
     f = front()
     calls = [
         {"id": "call_a", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Москва"}'}},
@@ -291,12 +329,14 @@ def test_parallel_tool_calls_from_the_client_are_sent_one_after_another(front: A
         {"role": "tool", "tool_call_id": "call_b", "content": "12:00"},
         {"role": "tool", "tool_call_id": "call_a", "content": '{"t": -3}'},
     ])
-    sent = fake_api.state.chat_requests[-1].json["messages"]
-    assert [(m["role"], m.get("name") or m.get("function_call", {}).get("name")) for m in sent] == [
-        ("user", None), ("assistant", "weather"), ("function", "weather"), ("assistant", "local_time"), ("function", "local_time"),
+    sent = fake_api.state.v2_chat_requests[-1].json["messages"]
+    def names(m: dict[str, Any]) -> list[str]:
+        return [p.get("function_call", p.get("function_result", {})).get("name") for p in m["content"]]
+    assert [(m["role"], names(m)) for m in sent[1:]] == [
+        ("assistant", ["weather"]), ("tool", ["weather"]), ("assistant", ["local_time"]), ("tool", ["local_time"]),
     ]
-    assert sent[2]["content"] == '{"t": -3}'
-    assert sent[4]["content"] == '"12:00"', "plain text results are sent as JSON strings"
+    assert "tools_state_id" not in sent[1]
+    assert sent[4]["content"][0]["function_result"]["result"] == "12:00", "plain text results are sent as JSON strings"
     assert reply.choices[0].message.content.startswith("Function local_time returned")
 
 
@@ -305,9 +345,10 @@ def test_tool_choice(front: Any, fake_api: FakeGigaChat) -> None:
     client = f.client()
     ask = [{"role": "user", "content": "погода?"}]
     client.chat.completions.create(model="GigaChat", messages=ask, tools=[WEATHER], tool_choice="required")
-    assert fake_api.state.chat_requests[-1].json["function_call"] == {"name": "weather"}
-    client.chat.completions.create(model="GigaChat", messages=ask, tools=[WEATHER, TIME], tool_choice="none")
-    assert fake_api.state.chat_requests[-1].json["function_call"] == "none"
+    assert fake_api.state.v2_chat_requests[-1].json["tool_config"] == {"mode": "forced", "function_name": "weather"}
+    reply = client.chat.completions.create(model="GigaChat", messages=ask, tools=[WEATHER, TIME], tool_choice="none")
+    assert fake_api.state.v2_chat_requests[-1].json["tool_config"] == {"mode": "none"}
+    assert reply.choices[0].message.tool_calls is None and reply.choices[0].finish_reason == "stop"
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model="GigaChat", messages=ask, tools=[WEATHER, TIME], tool_choice="required")
     assert info.value.param == "tool_choice" and "exactly one tool" in info.value.message
@@ -586,7 +627,7 @@ def test_langchain_chat_openai(front: Any, fake_api: FakeGigaChat) -> None:
         return "-3"
 
     message = llm.bind_tools([weather]).invoke("Какая погода в Москве?")
-    assert [(c["name"], c["args"]) for c in message.tool_calls] == [("weather", {"city": "Москва"})]
+    assert [(c["name"], c["args"]) for c in message.tool_calls] == [("weather", {"city": "A-1024"})]
 
     class City(BaseModel):
         name: str
@@ -597,9 +638,10 @@ def test_langchain_chat_openai(front: Any, fake_api: FakeGigaChat) -> None:
     assert fake_api.state.chat_requests[-1].json["response_format"]["type"] == "json_schema"
 
     # The function-calling flavour forces the one function.
-    fake_api.inject("chat", "none")
+    fake_api.inject("v2", "none", arguments={"name": "Москва", "population": 13000000})
     city = llm.with_structured_output(City, method="function_calling").invoke("Столица России?")
-    assert city.name == "Москва" and fake_api.state.chat_requests[-1].json["function_call"] == {"name": "City"}
+    assert city == City(name="Москва", population=13000000)
+    assert fake_api.state.v2_chat_requests[-1].json["tool_config"] == {"mode": "forced", "function_name": "City"}
 
     tcp = ChatOpenAI(model="GigaChat", base_url=f.tcp_base, api_key=f.key, max_retries=0)
     assert tcp.invoke("по TCP").content == "Echo: по TCP"

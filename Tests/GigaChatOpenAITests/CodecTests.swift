@@ -62,7 +62,7 @@ import Testing
             let stream = ChatStream(
                 reply: ChatReply(model: "GigaChat", legacyFunctions: false, created: 7), response: response, stops: [], includeUsage: false
             )
-            try await stream.send([ChatDelta(index: 0, content: "Привет")])
+            try await stream.send([ChatStream.Piece(text: "Привет")])
             try await stream.finish(["choices": [["index": 0, "finish_reason": "stop", "message": ["content": "Привет"]]]])
             #expect(response.ended && !response.mustClose)
         }
@@ -119,9 +119,9 @@ import Testing
             let stream = ChatStream(
                 reply: ChatReply(model: "m", legacyFunctions: false, created: 0), response: response, stops: ["STOP"], includeUsage: false
             )
-            try await stream.send([ChatDelta(index: 0, content: "one ST")])
+            try await stream.send([ChatStream.Piece(text: "one ST")])
             await #expect(throws: ChatStream.StopReached.self) {
-                try await stream.send([ChatDelta(index: 0, content: "OP two")])
+                try await stream.send([ChatStream.Piece(text: "OP two")])
             }
             #expect(stream.reachedStop)
             try await stream.finish(["choices": []])

@@ -174,6 +174,78 @@ private func refusal(_ text: String) throws -> OpenAIError? {
         #expect(ToolCallID.stateID(from: ToolCallID.make(stateID: state)) == state)
         #expect(ToolCallID.stateID(from: ToolCallID.make(stateID: nil)) == nil)
         #expect(ToolCallID.stateID(from: "call_../../etc") == nil)
+        #expect(ToolCallID.make(stateID: state, index: 2) == "call_\(state)_2")
+        #expect(ToolCallID.stateID(from: "call_\(state)_2") == state)
+        #expect(ToolCallID.stateID(from: "call_\(state)_") == nil)
+        #expect(ToolCallID.stateID(from: "call_\(state)_x") == nil)
+    }
+
+    @Test func severalCallsOfOneReplyGetOneIDEach() throws {
+        let state = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+        let result = ChatV2Bridge.result(
+            try JSONValue(
+                parsing: #"""
+                    {"model":"GigaChat-2-Max:2","created_at":7,"finish_reason":"function_call",
+                     "messages":[{"role":"assistant","tool_state_id":"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
+                       "content":[{"function_call":{"name":"a","arguments":{"x":1}}},{"function_call":{"name":"b","arguments":{}}}]}],
+                     "usage":{"input_tokens":9,"input_tokens_details":{"cached_tokens":4},"output_tokens":2,"total_tokens":11}}
+                    """#))
+        let completion = reply.completion(result, stop: [])
+        let calls = completion["choices"]?[0]?["message"]?["tool_calls"]?.arrayValue ?? []
+        #expect(calls.map { $0["id"] } == [.string("call_" + state), .string("call_\(state)_1")])
+        #expect(calls.map { $0["function"]?["name"] } == ["a", "b"])
+        #expect(completion["choices"]?[0]?["finish_reason"] == "tool_calls")
+        #expect(completion["usage"]?["prompt_tokens"] == 9)
+        #expect(completion["usage"]?["prompt_tokens_details"]?["cached_tokens"] == 4)
+        #expect(completion["model"] == "GigaChat-2-Max:2")
+    }
+}
+
+@Suite struct ChatV2BridgeTests {
+    @Test func requestsWithToolsGoToV2AndOthersStayOnV1() throws {
+        #expect(try request(#"{"messages":[{"role":"user","content":"hi"}]}"#).contract == .v1)
+        let tools = #"[{"type":"function","function":{"name":"f"}}]"#
+        #expect(try request(#"{"messages":[{"role":"user","content":"hi"}],"tools":\#(tools)}"#).contract == .v2)
+        #expect(try request(#"{"messages":[{"role":"user","content":"hi"}],"functions":[{"name":"f"}]}"#).contract == .v1)
+    }
+
+    @Test func aRequestBecomesV2Shaped() throws {
+        let state = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+        let translated = try request(
+            #"""
+            {"model":"GigaChat","temperature":0.5,"max_tokens":9,"tool_choice":{"type":"function","function":{"name":"a"}},
+             "response_format":{"type":"json_object"},
+             "tools":[{"type":"function","function":{"name":"a"}},{"type":"function","function":{"name":"b"}}],
+             "messages":[{"role":"system","content":"s"},{"role":"user","content":"q"},
+               {"role":"assistant","content":null,"tool_calls":[
+                 {"id":"call_\#(state)","type":"function","function":{"name":"a","arguments":"{\"x\":1}"}},
+                 {"id":"call_\#(state)_1","type":"function","function":{"name":"b","arguments":""}}]},
+               {"role":"tool","tool_call_id":"call_\#(state)_1","content":"plain"},
+               {"role":"tool","tool_call_id":"call_\#(state)","content":"{\"ok\":true}"}]}
+            """#)
+        let body = JSONValue.object(ChatV2Bridge.body(translated.body))
+        #expect(body["model_options"] == ["temperature": 0.5, "max_tokens": 9, "response_format": ["type": "json_schema", "schema": ["type": "object"]]])
+        #expect(body["tool_config"] == ["mode": "forced", "function_name": "a"])
+        #expect(body["tools"]?[0]?["functions"]?["specifications"]?.arrayValue?.count == 2)
+        let messages = body["messages"]?.arrayValue ?? []
+        #expect(messages.map { $0["role"] } == ["system", "user", "assistant", "tool", "tool"])
+        #expect(messages[0]["content"] == [["text": "s"]])
+        #expect(
+            messages[2] == [
+                "role": "assistant", "tools_state_id": .string(state),
+                "content": [["function_call": ["name": "a", "arguments": ["x": 1]]], ["function_call": ["name": "b", "arguments": [:]]]],
+            ], "both calls of one reply go back in one message")
+        #expect(messages[3]["content"] == [["function_result": ["name": "a", "result": ["ok": true]]]])
+        #expect(messages[4]["content"] == [["function_result": ["name": "b", "result": "plain"]]])
+    }
+
+    @Test func callsOfDifferentRepliesStaySeparate() {
+        let call: (String, String) -> JSONValue = { name, state in
+            ["role": "assistant", "tools_state_id": .string(state), "content": [["function_call": ["name": .string(name)]]]]
+        }
+        let result: (String) -> JSONValue = { name in ["role": "tool", "content": [["function_result": ["name": .string(name)]]]] }
+        let grouped = ChatV2Bridge.grouped([call("a", "s1"), result("a"), call("b", "s2"), result("b"), call("c", "s2"), result("c")])
+        #expect(grouped.map { $0["content"]?.arrayValue?.count } == [1, 1, 2, 1, 1])
     }
 }
 

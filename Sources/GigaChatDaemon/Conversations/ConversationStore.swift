@@ -1,4 +1,5 @@
 import Foundation
+import GigaChatAPI
 import GigaChatProtocol
 
 /// Named chat histories kept by the daemon under $XDG_STATE_HOME/gigachat/conversations, so

@@ -14,14 +14,13 @@ enum ChatEndpoint {
         if !request.images.isEmpty {
             try await attachImages(&request, exchange: exchange)
         }
-        let prepared = client.prepareChat(request.body)
         let model = request.body["model"]?.stringValue ?? client.configuration.model
         let reply = ChatReply(model: model, legacyFunctions: request.legacyFunctions, created: Int64(Date().timeIntervalSince1970))
 
         guard request.stream else {
             let result: JSONValue
             do {
-                result = try await client.chat(prepared, sessionID: request.sessionID) { _ in }
+                result = try await run(request, client: client, stream: nil)
             } catch {
                 throw await failure(error, model: request.requestedModel ?? model, exchange: exchange)
             }
@@ -31,9 +30,7 @@ enum ChatEndpoint {
 
         let stream = ChatStream(reply: reply, response: exchange.response, stops: request.stop, includeUsage: request.includeUsage)
         do {
-            let result = try await client.chat(prepared, sessionID: request.sessionID) { deltas in
-                try await stream.send(deltas)
-            }
+            let result = try await run(request, client: client, stream: stream)
             try? await stream.finish(result)
         } catch {
             if stream.reachedStop, exchange.control.ending == nil {
@@ -45,6 +42,30 @@ enum ChatEndpoint {
             guard stream.started else { throw mapped }
             if exchange.control.ending == .clientLeft || exchange.control.ending == .clientStall { return }
             await stream.fail(mapped)
+        }
+    }
+
+    /// Runs the request upstream in its contract and gives the answer (and a failure's partial answer)
+    /// in v1's shape, passing text on to `stream` as it arrives.
+    static func run(_ request: ChatRequest, client: GigaChatClient, stream: ChatStream?) async throws(APIError) -> JSONValue {
+        switch request.contract {
+        case .v1:
+            let prepared = client.prepareChat(request.body)
+            return try await client.chat(prepared, sessionID: request.sessionID) { deltas in
+                try await stream?.send(deltas.lazy.filter { $0.index == 0 }.map { ChatStream.Piece(text: $0.content, reasoning: $0.reasoningContent) })
+            }
+        case .v2:
+            let prepared = client.prepareChat(ChatV2Bridge.body(request.body), contract: .v2Chat)
+            do {
+                let result = try await client.chatV2(prepared, sessionID: request.sessionID) { events in
+                    try await stream?.send(events.map { ChatStream.Piece(text: $0.text ?? "", reasoning: $0.reasoningText) })
+                }
+                return ChatV2Bridge.result(result)
+            } catch {
+                var error = error
+                error.partial = error.partial.map(ChatV2Bridge.result)
+                throw error
+            }
         }
     }
 
@@ -157,14 +178,20 @@ final class ChatStream: Sendable {
         }
     }
 
-    /// Passes deltas on; throws `StopReached` once a stop sequence ends the reply.
-    func send(_ deltas: [ChatDelta]) async throws {
+    /// A piece of the reply as it arrives: answer text and reasoning text, never mixed.
+    struct Piece {
+        var text: String
+        var reasoning: String?
+    }
+
+    /// Passes pieces on; throws `StopReached` once a stop sequence ends the reply.
+    func send(_ pieces: some Sequence<Piece>) async throws {
         var bytes: [UInt8] = []
         var stopNow = false
-        for delta in deltas where delta.index == 0 {
+        for piece in pieces {
             let (text, stopped) = state.withLockedValue { state -> (String, Bool) in
                 guard !state.reachedStop else { return ("", true) }
-                state.pending += delta.content
+                state.pending += piece.text
                 if let cut = StopFilter.cut(state.pending, at: stops) {
                     state.pending = ""
                     state.reachedStop = true
@@ -175,7 +202,7 @@ final class ChatStream: Sendable {
                 state.pending = String(state.pending.suffix(hold))
                 return (ready, false)
             }
-            textEvents(text, reasoning: delta.reasoningContent, into: &bytes)
+            textEvents(text, reasoning: piece.reasoning, into: &bytes)
             if stopped {
                 stopNow = true
                 break
@@ -197,13 +224,14 @@ final class ChatStream: Sendable {
         var bytes: [UInt8] = []
         let choice = result["choices"]?[0]
         textEvents(pending, reasoning: nil, into: &bytes)
-        if !stopped, let message = choice?["message"], let call = message["function_call"], !call.isNull {
+        if !stopped, let message = choice?["message"], let call = ChatReply.calls(in: message).first {
             if reply.legacyFunctions {
                 let delta: JSONObject = ["function_call": ["name": call["name"] ?? "", "arguments": .string(ChatReply.arguments(call["arguments"]))]]
                 Self.event(reply.chunk(delta: delta), into: &bytes)
             } else {
-                let calls = reply.toolCalls(call, stateID: message["functions_state_id"]?.stringValue, streaming: true)
-                Self.event(reply.chunk(delta: ["tool_calls": calls]), into: &bytes)
+                // GigaChat sends each call whole: one chunk per call, as OpenAI streams parallel calls.
+                let calls = reply.toolCalls(ChatReply.calls(in: message), stateID: message["functions_state_id"]?.stringValue, streaming: true)
+                for call in calls { Self.event(reply.chunk(delta: ["tool_calls": [call]]), into: &bytes) }
             }
         }
         let reason: JSONValue = stopped ? "stop" : reply.finishReason(choice?["finish_reason"]?.stringValue ?? "stop")

@@ -1,6 +1,6 @@
 import GigaChatProtocol
 
-/// GigaChat v1 replies → OpenAI `chat.completion` objects and `chat.completion.chunk` events.
+/// GigaChat replies (v1, or v2 through `ChatV2Bridge`) → OpenAI `chat.completion` objects and `chat.completion.chunk` events.
 struct ChatReply: Sendable {
     let id: String
     let created: Int64
@@ -37,14 +37,24 @@ struct ChatReply: Sendable {
         }
     }
 
-    func toolCalls(_ call: JSONValue, stateID: String?, streaming: Bool) -> JSONValue {
-        var entry: JSONObject = [
-            "id": .string(ToolCallID.make(stateID: stateID)),
-            "type": "function",
-            "function": ["name": call["name"] ?? "", "arguments": .string(Self.arguments(call["arguments"]))],
-        ]
-        if streaming { entry["index"] = 0 }
-        return [.object(entry)]
+    /// The reply's function calls: v1's one `function_call`, or every call of a v2 reply (`function_calls`).
+    static func calls(in message: JSONValue) -> [JSONValue] {
+        if let list = message["function_calls"]?.arrayValue { return list }
+        if let call = message["function_call"], !call.isNull { return [call] }
+        return []
+    }
+
+    /// The calls as OpenAI's `tool_calls`, each with an id that carries the state id back.
+    func toolCalls(_ calls: [JSONValue], stateID: String?, streaming: Bool) -> [JSONValue] {
+        calls.enumerated().map { index, call in
+            var entry: JSONObject = [
+                "id": .string(ToolCallID.make(stateID: stateID, index: index)),
+                "type": "function",
+                "function": ["name": call["name"] ?? "", "arguments": .string(Self.arguments(call["arguments"]))],
+            ]
+            if streaming { entry["index"] = .int(Int64(index)) }
+            return .object(entry)
+        }
     }
 
     /// OpenAI usage from GigaChat's; cached prompt tokens (GigaChat: precached_prompt_tokens) as
@@ -75,12 +85,13 @@ struct ChatReply: Sendable {
                 reason = "stop"
             }
             var out: JSONObject = ["role": "assistant"]
-            if let call = message["function_call"], !call.isNull {
+            let calls = Self.calls(in: message)
+            if let call = calls.first {
                 out["content"] = content.isEmpty ? .null : .string(content)
                 if legacyFunctions {
                     out["function_call"] = ["name": call["name"] ?? "", "arguments": .string(Self.arguments(call["arguments"]))]
                 } else {
-                    out["tool_calls"] = toolCalls(call, stateID: message["functions_state_id"]?.stringValue, streaming: false)
+                    out["tool_calls"] = .array(toolCalls(calls, stateID: message["functions_state_id"]?.stringValue, streaming: false))
                 }
             } else {
                 out["content"] = .string(content)

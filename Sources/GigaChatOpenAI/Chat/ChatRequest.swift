@@ -1,4 +1,5 @@
 import Foundation
+import GigaChatAPI
 import GigaChatProtocol
 
 /// An OpenAI chat.completions request turned into a GigaChat v1 `/chat/completions` body, plus what the
@@ -23,6 +24,8 @@ struct ChatRequest: Sendable {
     var sessionID: String?
     /// The model name the caller sent, before aliasing.
     var requestedModel: String?
+    /// The GigaChat contract the request goes to: v2 when tools are in play (several calls per reply).
+    var contract: ChatContract = .v1
 
     struct InlineImage: Sendable {
         var messageIndex: Int
@@ -135,6 +138,9 @@ struct ChatRequest: Sendable {
 
         guard let messages = try fields.array("messages"), !messages.isEmpty else {
             throw .invalid("messages is required: a non-empty list of {\"role\", \"content\"} objects", param: "messages")
+        }
+        if !legacyFunctions, body["functions"] != nil || messages.contains(where: { $0["tool_calls"]?.arrayValue?.isEmpty == false || $0["role"] == "tool" }) {
+            contract = .v2
         }
         let translated = try MessageTranslator.translate(messages)
         images = translated.images

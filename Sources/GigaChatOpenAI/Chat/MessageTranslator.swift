@@ -193,18 +193,24 @@ enum MessageTranslator {
 }
 
 /// OpenAI tool-call ids for GigaChat's function calls. GigaChat identifies a call's state with
-/// `functions_state_id`, which must come back with the call on the next turn; carrying it inside the id
-/// (`call_<functions_state_id>`) lets the daemon map it back without remembering anything, across restarts.
+/// `functions_state_id` (v1) or `tools_state_id` (v2), which must come back with the call on the next turn;
+/// carrying it inside the id (`call_<state>`, and `call_<state>_<n>` for the n-th of several calls in one
+/// reply) lets the daemon map it back without remembering anything, across restarts.
 enum ToolCallID {
-    static func make(stateID: String?) -> String {
-        if let stateID, isStateID(stateID) { return "call_" + stateID }
-        return "call_" + RandomID.make(count: 24)
+    static func make(stateID: String?, index: Int = 0) -> String {
+        guard let stateID, isStateID(stateID) else { return "call_" + RandomID.make(count: 24) }
+        return index == 0 ? "call_" + stateID : "call_\(stateID)_\(index)"
     }
 
     static func stateID(from id: String) -> String? {
         guard id.hasPrefix("call_") else { return nil }
-        let rest = String(id.dropFirst(5))
-        return isStateID(rest) ? rest : nil
+        var rest = Substring(id.dropFirst(5))
+        if let underscore = rest.firstIndex(of: "_") {
+            let suffix = rest[rest.index(after: underscore)...]
+            guard !suffix.isEmpty, suffix.utf8.count <= 4, suffix.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+            rest = rest[..<underscore]
+        }
+        return isStateID(String(rest)) ? String(rest) : nil
     }
 
     /// GigaChat's state ids are UUIDs; nothing else is read back out of an id.

@@ -7,9 +7,9 @@ import GigaChatProtocol
 /// `files`), the state of a tool round trip is `tools_state_id`. v1 keeps text in a `content` string, one
 /// `function_call` beside it with `functions_state_id`, function results as `role: "function"` messages
 /// whose content is the result as JSON text, and file ids in `attachments`.
-enum MessageForms {
+public enum MessageForms {
     /// Any stored or v1 or v2 message, in the neutral form.
-    static func neutral(_ message: JSONValue) -> JSONValue {
+    public static func neutral(_ message: JSONValue) -> JSONValue {
         guard case .object(let fields) = message else { return message }
         var output = fields
         var parts: [JSONValue] = []
@@ -49,7 +49,7 @@ enum MessageForms {
     }
 
     /// A neutral message as v1 expects it; nil for messages v1 has no place for (reasoning).
-    static func v1(_ message: JSONValue) -> JSONValue? {
+    public static func v1(_ message: JSONValue) -> JSONValue? {
         guard case .object(let fields) = message else { return message }
         guard fields["role"]?.stringValue != "reasoning" else { return nil }
         guard case .array(let parts)? = fields["content"] else { return message }
@@ -74,13 +74,13 @@ enum MessageForms {
     }
 
     /// A neutral message as v2 expects it in a request; nil for reasoning, which is not sent back.
-    static func v2(_ message: JSONValue) -> JSONValue? {
+    public static func v2(_ message: JSONValue) -> JSONValue? {
         guard message["role"]?.stringValue != "reasoning" else { return nil }
         return message
     }
 
     /// The reply messages of a result, neutral, ready to store.
-    static func replies(in result: JSONValue, contract: ChatContract) -> [JSONValue] {
+    public static func replies(in result: JSONValue, contract: ChatContract) -> [JSONValue] {
         switch contract {
         case .v1:
             guard let reply = result["choices"]?[0]?["message"]?.objectValue else { return [] }
@@ -94,7 +94,7 @@ enum MessageForms {
 }
 
 /// The two chat contracts of the API.
-enum ChatContract: Sendable {
+public enum ChatContract: Sendable {
     /// `POST /chat/completions`: `content` strings, one function call, `chat.delta` notifications.
     case v1
     /// `POST /v2/chat/completions`: content parts, built-in tools, named events (`chat.event`).

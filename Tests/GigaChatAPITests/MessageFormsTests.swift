@@ -1,7 +1,7 @@
 import GigaChatProtocol
 import Testing
 
-@testable import GigaChatDaemon
+@testable import GigaChatAPI
 
 @Suite struct MessageFormsTests {
     @Test func v1MessagesBecomeNeutralAndComeBackTheSame() throws {

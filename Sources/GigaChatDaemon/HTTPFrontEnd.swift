@@ -14,11 +14,6 @@ struct HTTPFrontEnd: Sendable {
     /// Socket files we created (and so remove on exit), with their inodes.
     let createdSockets: [SocketFile]
 
-    struct SocketFile: Sendable {
-        let path: String
-        let inode: UInt64
-    }
-
     static func start(
         configuration: Configuration, environment: [String: String], upstream: UpstreamService, statistics: DaemonStatistics,
         usage: UsageAccounting, group: any EventLoopGroup, logger: Logger
@@ -67,7 +62,7 @@ struct HTTPFrontEnd: Sendable {
             }
         } catch {
             for listener in listeners { await listener.close() }
-            for file in created { Self.remove(file) }
+            for file in created { file.remove() }
             if let setup = error as? SocketSetupError { throw setup }
             throw SocketSetupError(message: "cannot serve HTTP: \(error)")
         }
@@ -102,6 +97,10 @@ struct HTTPFrontEnd: Sendable {
         await server.runningRequests()
     }
 
+    func waitUntilIdle() async {
+        await server.waitUntilIdle()
+    }
+
     /// Ends whatever still runs and closes everything.
     func endAll() async {
         for listener in listeners { await listener.close() }
@@ -119,13 +118,6 @@ struct HTTPFrontEnd: Sendable {
     }
 
     func removeSockets() {
-        for file in createdSockets { Self.remove(file) }
-    }
-
-    /// Removes a socket we created, unless another process has replaced it since.
-    private static func remove(_ file: SocketFile) {
-        var info = stat()
-        guard lstat(file.path, &info) == 0, UInt64(info.st_ino) == file.inode else { return }
-        unlink(file.path)
+        for file in createdSockets { file.remove() }
     }
 }

@@ -142,6 +142,11 @@ public final class OpenAIServer: Sendable {
         await registry.running
     }
 
+    /// Returns once no request is running, or once `endAll` ended them.
+    public func waitUntilIdle() async {
+        await registry.waitUntilIdle()
+    }
+
     public func openConnections() async -> Int {
         await registry.connections
     }

@@ -53,7 +53,7 @@ struct Dispatcher: Sendable {
         box.markConsumed()
         switch method {
         case RPCMethod.status:
-            return await StatusMethod(upstream: upstream, statistics: statistics, lifecycle: lifecycle, usage: usage)()
+            return await DaemonSnapshot.take(upstream: upstream, statistics: statistics, lifecycle: lifecycle, usage: usage).json
         case RPCMethod.cancel:
             return try await cancel(params, context: context)
         case RPCMethod.models:

@@ -29,6 +29,8 @@ actor Registry {
     private(set) var served = 0
     /// Request-body bytes all connections hold, capped like the JSON-RPC side's request lines.
     private(set) var heldBytes = 0
+    /// Drains waiting for the running requests to end.
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Registers a new connection; nil when the daemon is shutting down (the caller closes it).
     func opened(_ channel: any Channel) -> Entry? {
@@ -42,6 +44,7 @@ actor Registry {
         guard let slot = entries.removeValue(forKey: ObjectIdentifier(entry)) else { return }
         if slot.busy { running -= 1 }
         heldBytes -= slot.held
+        wakeIdleWaiters()
     }
 
     /// Counts `count` more body bytes for `entry`; false when that would pass `limit` across all connections
@@ -84,7 +87,21 @@ actor Registry {
             entries[ObjectIdentifier(entry)]?.held = 0
         }
         served += 1
+        wakeIdleWaiters()
         return !draining
+    }
+
+    /// Returns once no request is running (or once `endAll` ended them).
+    func waitUntilIdle() async {
+        guard running > 0 else { return }
+        await withCheckedContinuation { idleWaiters.append($0) }
+    }
+
+    private func wakeIdleWaiters(force: Bool = false) {
+        guard force || running == 0, !idleWaiters.isEmpty else { return }
+        let waiters = idleWaiters
+        idleWaiters = []
+        for waiter in waiters { waiter.resume() }
     }
 
     var connections: Int { entries.count }
@@ -104,6 +121,7 @@ actor Registry {
             slot.entry.current.end(.shutdown)
             slot.entry.channel.close(promise: nil)
         }
+        wakeIdleWaiters(force: true)
     }
 }
 

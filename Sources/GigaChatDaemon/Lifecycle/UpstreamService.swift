@@ -1,6 +1,7 @@
 import CurlHTTP
 import GigaChatAPI
 import Logging
+import ServiceLifecycle
 
 /// Holds the current API client and swaps it on reload. Requests already running keep the client they
 /// started with; the upstream limiter and the curl engine are shared, so the limit holds across swaps.
@@ -52,5 +53,15 @@ actor UpstreamService {
         await balance.stop()
         await client.tokens.stop()
         engine.shutdown()
+    }
+}
+
+extension UpstreamService: Service {
+    /// Keeps the token fresh and the balance read until the group shuts down (after the drain, so the
+    /// last requests still have a token), then stops both and the curl engine.
+    nonisolated func run() async {
+        await start()
+        try? await gracefulShutdown()
+        await shutdown()
     }
 }

@@ -12,6 +12,9 @@ actor Lifecycle {
     private var closingAll = false
     /// A second SIGTERM or SIGINT during the drain: stop waiting for running requests.
     private(set) var hurry = false
+    private var hurryWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The signal that asked for the shutdown, for the drain's log line.
+    private(set) var stopSignal: String?
     /// Why the last reload failed, until one succeeds; shown in STATUS= so `systemctl status` tells.
     private(set) var reloadError: String?
 
@@ -23,7 +26,23 @@ actor Lifecycle {
         state = newState
     }
 
-    func hurryDrain() { hurry = true }
+    func stopRequested(by signal: String) {
+        if stopSignal == nil { stopSignal = signal }
+    }
+
+    /// Stops the drain's wait for running requests (a second stop signal, or the wait is over anyway).
+    func hurryDrain() {
+        hurry = true
+        let waiters = hurryWaiters
+        hurryWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once `hurryDrain` was called.
+    func waitForHurry() async {
+        if hurry { return }
+        await withCheckedContinuation { hurryWaiters.append($0) }
+    }
 
     func reloadFinished(error: String?) { reloadError = error }
 
@@ -49,6 +68,20 @@ actor Lifecycle {
         var total = 0
         for entry in connections.values { total += await entry.requests.count }
         return total
+    }
+
+    /// Returns once no request runs on any connection, or once the daemon ends them all.
+    func waitUntilIdle() async {
+        while !closingAll, let busy = await firstBusyConnection() {
+            await busy.waitForAll()
+        }
+    }
+
+    private func firstBusyConnection() async -> ConnectionRequests? {
+        for entry in connections.values {
+            if await entry.requests.count > 0 { return entry.requests }
+        }
+        return nil
     }
 
     /// Ends what is still running (each request answers with its own error) and closes every connection.

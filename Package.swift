@@ -59,6 +59,8 @@ let package = Package(
             name: "CurlHTTP",
             dependencies: [
                 "CCurl",
+                // For the one error shape (ErrorShape) and nothing else of GigaChat's.
+                "GigaChatProtocol",
                 // NIOLock is a pthread mutex, which ThreadSanitizer understands (Synchronization.Mutex on
                 // Linux is a bare futex it cannot see, so every access looked like a race).
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -168,7 +170,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GigaChatAPITests",
-            dependencies: ["GigaChatAPI", "GigaChatProtocol", "TestSupport"],
+            dependencies: ["CurlHTTP", "GigaChatAPI", "GigaChatProtocol", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

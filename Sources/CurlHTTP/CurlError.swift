@@ -1,7 +1,8 @@
 internal import CCurl
+import GigaChatProtocol
 
 /// A failed transfer: the libcurl result code, its message, and a coarse classification.
-public struct CurlError: Error, Sendable, CustomStringConvertible {
+public struct CurlError: ErrorShape {
     /// Coarse classes of failure, so callers can decide on retries without knowing libcurl codes.
     public enum Kind: Sendable, Equatable {
         /// The consumer cancelled or dropped the transfer, or the engine was shut down.
@@ -36,6 +37,8 @@ public struct CurlError: Error, Sendable, CustomStringConvertible {
         self.kind = kind
         self.bytesReceived = bytesReceived
     }
+
+    public var cause: ErrorCause? { .curl(code) }
 
     public var description: String {
         "CurlError(\(kind), code \(code)): \(message)"

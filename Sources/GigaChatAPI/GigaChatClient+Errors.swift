@@ -33,6 +33,12 @@ extension GigaChatClient {
     }
 
     static func transportError(_ error: CurlError, timeoutSeconds: Double, partial: JSONValue? = nil) -> APIError {
+        var mapped = transportFailure(error, timeoutSeconds: timeoutSeconds, partial: partial)
+        mapped.transportCause = error.cause
+        return mapped
+    }
+
+    private static func transportFailure(_ error: CurlError, timeoutSeconds: Double, partial: JSONValue?) -> APIError {
         let suffix = partial == nil ? "" : "; the reply is partial"
         switch error.kind {
         case .cancelled:

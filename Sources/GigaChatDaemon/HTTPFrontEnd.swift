@@ -26,7 +26,7 @@ struct HTTPFrontEnd: Sendable {
                 key = try LocalKey.loadOrCreate(path: keyFile)
             }
         } catch {
-            throw SocketSetupError(message: error.message)
+            throw SocketSetupError(.settings, error.message)
         }
         let server = OpenAIServer(
             settings: settings,
@@ -64,7 +64,7 @@ struct HTTPFrontEnd: Sendable {
             for listener in listeners { await listener.close() }
             for file in created { file.remove() }
             if let setup = error as? SocketSetupError { throw setup }
-            throw SocketSetupError(message: "cannot serve HTTP: \(error)")
+            throw SocketSetupError(.listen, "cannot serve HTTP: \(error)")
         }
         for listener in listeners {
             logger.notice("serving the OpenAI-compatible HTTP API", metadata: ["address": "\(listener.address)"])

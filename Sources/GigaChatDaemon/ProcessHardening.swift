@@ -1,4 +1,5 @@
 internal import CLinux
+import GigaChatProtocol
 import Glibc
 
 /// Keeps the daemon's memory — which holds the authorization key and tokens — out of core dumps and
@@ -11,10 +12,10 @@ public enum ProcessHardening {
         var problems: [String] = []
         var limit = rlimit(rlim_cur: 0, rlim_max: 0)
         if setrlimit(Int32(RLIMIT_CORE.rawValue), &limit) != 0 {
-            problems.append("setrlimit(RLIMIT_CORE): \(String(cString: strerror(errno)))")
+            problems.append("setrlimit(RLIMIT_CORE): \(ErrorCause.lastErrno.description)")
         }
         if clinux_set_dumpable(0) != 0 {
-            problems.append("prctl(PR_SET_DUMPABLE): \(String(cString: strerror(errno)))")
+            problems.append("prctl(PR_SET_DUMPABLE): \(ErrorCause.lastErrno.description)")
         }
         return problems
     }

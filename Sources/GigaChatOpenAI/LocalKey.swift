@@ -1,5 +1,6 @@
 import Foundation
 import GigaChatAPI
+import GigaChatProtocol
 
 /// The key TCP clients present as `Authorization: Bearer <key>`. Any local user can reach a loopback port,
 /// so the port alone proves nothing; the key lives in a 0600 file only the daemon's user can read.
@@ -25,7 +26,7 @@ public struct LocalKey: Sendable {
                     atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
                 )
             } catch {
-                throw ConfigurationError("cannot create \(directory) for the local HTTP key: \(error.localizedDescription)")
+                throw ConfigurationError("cannot create \(directory) for the local HTTP key: \(error.localizedDescription)", kind: .file)
             }
         }
         var random = SystemRandomNumberGenerator()
@@ -41,14 +42,16 @@ public struct LocalKey: Sendable {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             if errno == EEXIST { return try load(path) }
-            throw ConfigurationError("cannot create the local HTTP key \(path): \(String(cString: strerror(errno)))")
+            let cause = ErrorCause.lastErrno
+            throw ConfigurationError("cannot create the local HTTP key \(path): \(cause)", kind: .file, cause: cause)
         }
         defer { close(descriptor) }
         let line = text + [0x0A]
         let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         guard written == line.count, fsync(descriptor) == 0 else {
+            let cause = ErrorCause.lastErrno
             unlink(path)
-            throw ConfigurationError("cannot write the local HTTP key \(path): \(String(cString: strerror(errno)))")
+            throw ConfigurationError("cannot write the local HTTP key \(path): \(cause)", kind: .file, cause: cause)
         }
         return LocalKey(value: text)
     }
@@ -56,11 +59,11 @@ public struct LocalKey: Sendable {
     private static func load(_ path: String) throws(ConfigurationError) -> LocalKey {
         try Configuration.checkPrivate(path, allowInsecure: false)
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError("cannot read the local HTTP key \(path)")
+            throw ConfigurationError("cannot read the local HTTP key \(path)", kind: .file)
         }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard text.count >= 16 else {
-            throw ConfigurationError("the local HTTP key \(path) is shorter than 16 characters; delete it and gigachatd makes a new one")
+            throw ConfigurationError("the local HTTP key \(path) is shorter than 16 characters; delete it and gigachatd makes a new one", kind: .file)
         }
         return LocalKey(value: Array(text.utf8))
     }

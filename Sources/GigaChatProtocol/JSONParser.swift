@@ -1,8 +1,23 @@
 /// Why a byte sequence is not acceptable JSON.
-public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct JSONParseError: ErrorShape, Equatable {
+    public enum Kind: Sendable, Hashable {
+        /// Not JSON: a syntax error, invalid UTF-8, a bad number or escape, trailing data.
+        case invalid
+        /// Nested deeper than the parser allows.
+        case tooDeep
+    }
+
+    public var kind: Kind
     public var message: String
     /// Byte offset where the problem was found.
     public var offset: Int
+    public var cause: ErrorCause? { nil }
+
+    public init(_ kind: Kind = .invalid, message: String, offset: Int) {
+        self.kind = kind
+        self.message = message
+        self.offset = offset
+    }
 
     public var description: String { "\(message) at byte \(offset)" }
 }
@@ -54,8 +69,8 @@ public struct JSONParser {
         }
     }
 
-    private func error(_ message: String) -> JSONParseError {
-        JSONParseError(message: message, offset: index)
+    private func error(_ message: String, kind: JSONParseError.Kind = .invalid) -> JSONParseError {
+        JSONParseError(kind, message: message, offset: index)
     }
 
     private var atEnd: Bool { index >= bytes.count }
@@ -100,7 +115,7 @@ public struct JSONParser {
     }
 
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
-        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels", kind: .tooDeep) }
         index += 1
         var object = JSONObject()
         skipWhitespace()
@@ -131,7 +146,7 @@ public struct JSONParser {
     }
 
     private mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
-        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels", kind: .tooDeep) }
         index += 1
         var array: [JSONValue] = []
         skipWhitespace()

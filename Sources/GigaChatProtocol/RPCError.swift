@@ -51,7 +51,7 @@ public struct RPCErrorCode: RawRepresentable, Hashable, Sendable, CustomStringCo
 }
 
 /// A JSON-RPC error object, as sent in a response.
-public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct RPCError: ErrorShape, Hashable {
     public var code: RPCErrorCode
     public var message: String
     public var data: JSONValue?
@@ -61,6 +61,10 @@ public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
         self.data = data
     }
+
+    /// The JSON-RPC error code is the kind; what lies underneath travels in `data`, for the client.
+    public var kind: RPCErrorCode { code }
+    public var cause: ErrorCause? { nil }
 
     public var description: String { "\(message) (code \(code.rawValue))" }
 

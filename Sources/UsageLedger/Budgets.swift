@@ -95,33 +95,35 @@ public struct Budgets: Sendable, Hashable {
         do {
             json = try JSONValue(parsing: text)
         } catch {
-            throw LedgerError("GIGACHATD_BUDGETS is not valid JSON: \(error)")
+            throw LedgerError("GIGACHATD_BUDGETS is not valid JSON: \(error)", kind: .invalidSetting)
         }
         guard let object = json.objectValue else {
-            throw LedgerError("GIGACHATD_BUDGETS must be a JSON object of budgets, like {\"unit:backup.service\":{\"daily_tokens\":10000}}")
+            throw LedgerError(
+                "GIGACHATD_BUDGETS must be a JSON object of budgets, like {\"unit:backup.service\":{\"daily_tokens\":10000}}", kind: .invalidSetting)
         }
         var rules: [BudgetRule] = []
         for (key, value) in object {
             guard let selector = BudgetSelector(key: key) else {
-                throw LedgerError("GIGACHATD_BUDGETS: \"\(key)\" is not a budget name; use unit:NAME, exe:PATH, name:PROCESS or default")
+                throw LedgerError("GIGACHATD_BUDGETS: \"\(key)\" is not a budget name; use unit:NAME, exe:PATH, name:PROCESS or default", kind: .invalidSetting)
             }
             guard let limits = value.objectValue else {
-                throw LedgerError("GIGACHATD_BUDGETS: \"\(key)\" must be an object like {\"daily_tokens\":10000}")
+                throw LedgerError("GIGACHATD_BUDGETS: \"\(key)\" must be an object like {\"daily_tokens\":10000}", kind: .invalidSetting)
             }
             var rule = BudgetRule(selector: selector)
             for (field, number) in limits {
                 guard let amount = number.intValue, amount >= 0, amount <= TokenCounts.maxCount else {
-                    throw LedgerError("GIGACHATD_BUDGETS: \"\(key)\".\(field) must be a whole number from 0 to \(TokenCounts.maxCount)")
+                    throw LedgerError("GIGACHATD_BUDGETS: \"\(key)\".\(field) must be a whole number from 0 to \(TokenCounts.maxCount)", kind: .invalidSetting)
                 }
                 switch field {
                 case "daily_tokens": rule.dailyTokens = amount
                 case "daily_requests": rule.dailyRequests = amount
                 default:
-                    throw LedgerError("GIGACHATD_BUDGETS: \"\(key)\" has an unknown limit \"\(field)\"; use daily_tokens or daily_requests")
+                    throw LedgerError(
+                        "GIGACHATD_BUDGETS: \"\(key)\" has an unknown limit \"\(field)\"; use daily_tokens or daily_requests", kind: .invalidSetting)
                 }
             }
             guard rule.dailyTokens != nil || rule.dailyRequests != nil else {
-                throw LedgerError("GIGACHATD_BUDGETS: \"\(key)\" sets no limit; give daily_tokens or daily_requests")
+                throw LedgerError("GIGACHATD_BUDGETS: \"\(key)\" sets no limit; give daily_tokens or daily_requests", kind: .invalidSetting)
             }
             rules.append(rule)
         }

@@ -1,7 +1,24 @@
+import GigaChatProtocol
+
 /// A ledger problem, in words for `status` and the journal.
-public struct LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct LedgerError: ErrorShape, Hashable {
+    public enum Kind: Sendable, Hashable {
+        /// The ledger's database cannot be opened, written or read.
+        case storage
+        /// A ledger setting (budgets, retention, text storage) is invalid.
+        case invalidSetting
+    }
+
+    public var kind: Kind
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public var cause: ErrorCause?
+
+    public init(_ message: String, kind: Kind = .storage, cause: ErrorCause? = nil) {
+        self.kind = kind
+        self.message = message
+        self.cause = cause
+    }
+
     public var description: String { message }
 }
 
@@ -74,7 +91,7 @@ public struct LedgerConfiguration: Sendable {
             switch text {
             case "1", "true", "yes", "on": storeText = true
             case "0", "false", "no", "off": storeText = false
-            default: throw LedgerError("GIGACHATD_LEDGER_TEXT must be 1 or 0 (true or false), not \"\(text)\"")
+            default: throw LedgerError("GIGACHATD_LEDGER_TEXT must be 1 or 0 (true or false), not \"\(text)\"", kind: .invalidSetting)
             }
         }
         return LedgerConfiguration(path: stateDirectory + "/" + fileName, retentionDays: retention, storeText: storeText)

@@ -1,4 +1,5 @@
 internal import CSQLite
+import GigaChatProtocol
 import Glibc
 
 /// The open ledger file, used on the ledger's worker thread only.
@@ -62,7 +63,8 @@ final class LedgerStore {
         let parent = Self.directory(of: directory)
         if parent != directory, parent != "/", parent != "." { try makeDirectory(parent) }
         if mkdir(directory, 0o700) != 0, errno != EEXIST {
-            throw LedgerError("cannot create \(directory): \(String(cString: strerror(errno)))")
+            let cause = ErrorCause.lastErrno
+            throw LedgerError("cannot create \(directory): \(cause)", cause: cause)
         }
     }
 
@@ -71,7 +73,8 @@ final class LedgerStore {
     static func createPrivateFile(_ path: String) throws(LedgerError) {
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
-            throw LedgerError("cannot open the usage ledger \(path) for writing: \(String(cString: strerror(errno)))")
+            let cause = ErrorCause.lastErrno
+            throw LedgerError("cannot open the usage ledger \(path) for writing: \(cause)", cause: cause)
         }
         defer { close(fd) }
         var info = stat()

@@ -1,4 +1,5 @@
 internal import CSQLite
+import GigaChatProtocol
 import Glibc
 
 /// The ledger's own thread: the only one that touches SQLite. It opens the file, writes batches, runs
@@ -28,7 +29,7 @@ final class LedgerWorker {
             }, context)
         guard code == 0 else {
             Unmanaged<LedgerWorker>.fromOpaque(context).release()
-            _ = core.noteFailure("the usage ledger could not start its thread: \(String(cString: strerror(code)))")
+            _ = core.noteFailure("the usage ledger could not start its thread: \(ErrorCause.errno(code).description)")
             core.finishStop()
             return
         }

@@ -1,10 +1,14 @@
 internal import CSQLite
+import GigaChatProtocol
 
 /// An SQLite failure: the result code and SQLite's own message.
-struct SQLiteError: Error, Sendable, CustomStringConvertible {
+struct SQLiteError: ErrorShape {
     var code: Int32
     var message: String
 
+    /// The primary result code: what callers branch on.
+    var kind: Int32 { primary }
+    var cause: ErrorCause? { .sqlite(code) }
     var description: String { message }
 
     /// The primary result code: SQLITE_BUSY for SQLITE_BUSY_SNAPSHOT and the like.

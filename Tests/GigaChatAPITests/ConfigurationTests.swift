@@ -50,6 +50,7 @@ import Testing
         let error = #expect(throws: ConfigurationError.self) { try Configuration.load(sources) }
         #expect(error?.message.contains("chmod 600 \(file)") == true)
         #expect(error?.message.contains("secret-value") == false)
+        #expect(error?.kind == .file)
         sources.allowInsecurePermissions = true
         #expect(try Configuration.load(sources).credentials?.exposedValue == "secret-value")
     }

@@ -1,6 +1,19 @@
+import CurlHTTP
+import GigaChatProtocol
 import Testing
 
 @testable import GigaChatAPI
+
+@Suite struct APIErrorShapeTests {
+    @Test func theCauseIsTheStatusOrTheTransfersFailure() {
+        #expect(GigaChatClient.statusError(status: 503, message: "busy", retryAfter: nil).cause == .httpStatus(503))
+        let refused = CurlError(code: 7, message: "Could not connect to server", kind: .couldNotConnect)
+        let mapped = GigaChatClient.transportError(refused, timeoutSeconds: 30)
+        #expect(mapped.kind == .unavailable)
+        #expect(mapped.cause == .curl(7))
+        #expect(refused.cause == .curl(7))
+    }
+}
 
 @Suite struct ErrorBodyTests {
     @Test func errorBodiesBecomeOneCleanLine() {

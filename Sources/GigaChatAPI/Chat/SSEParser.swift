@@ -1,3 +1,5 @@
+import GigaChatProtocol
+
 /// One server-sent event: its `event:` name (nil for the default) and its data lines joined by "\n".
 public struct SSEEvent: Sendable, Equatable {
     public var name: String?
@@ -13,8 +15,23 @@ public struct SSEEvent: Sendable, Equatable {
 }
 
 /// Why the event stream could not be read.
-public struct SSEParseError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct SSEParseError: ErrorShape, Equatable {
+    public enum Kind: Sendable, Hashable {
+        /// A line or an event passed its size limit.
+        case tooLarge
+        /// An event name is not valid UTF-8.
+        case invalidName
+    }
+
+    public var kind: Kind
     public var message: String
+    public var cause: ErrorCause? { nil }
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
     public var description: String { message }
 }
 
@@ -67,7 +84,7 @@ public struct SSEParser: Sendable {
         buffer.removeFirst(lineStart)
         scanned = index - lineStart
         if buffer.count > maxLineBytes {
-            throw SSEParseError(message: "an event-stream line is longer than \(maxLineBytes) bytes")
+            throw SSEParseError(.tooLarge, "an event-stream line is longer than \(maxLineBytes) bytes")
         }
         return events
     }
@@ -101,14 +118,14 @@ public struct SSEParser: Sendable {
         }
         if field.elementsEqual("data".utf8) {
             guard dataLines.count + value.count < maxEventBytes else {
-                throw SSEParseError(message: "an event is larger than \(maxEventBytes) bytes")
+                throw SSEParseError(.tooLarge, "an event is larger than \(maxEventBytes) bytes")
             }
             if hasData { dataLines.append(UInt8(ascii: "\n")) }
             dataLines.append(contentsOf: value)
             hasData = true
         } else if field.elementsEqual("event".utf8) {
             guard let name = String(validating: value, as: UTF8.self) else {
-                throw SSEParseError(message: "an event name is not valid UTF-8")
+                throw SSEParseError(.invalidName, "an event name is not valid UTF-8")
             }
             eventName = name
         }

@@ -2,9 +2,24 @@ import Foundation
 import GigaChatProtocol
 
 /// A configuration problem, worded for the person who has to fix it. Never contains a secret value.
-public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+public struct ConfigurationError: ErrorShape {
+    public enum Kind: Sendable, Hashable {
+        /// A setting's value is not allowed, or settings contradict each other.
+        case invalidValue
+        /// A file the settings name is missing, unreadable, malformed or open to others.
+        case file
+    }
+
+    public var kind: Kind
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public var cause: ErrorCause?
+
+    public init(_ message: String, kind: Kind = .invalidValue, cause: ErrorCause? = nil) {
+        self.kind = kind
+        self.message = message
+        self.cause = cause
+    }
+
     public var description: String { message }
 }
 
@@ -70,7 +85,7 @@ extension Configuration {
                 do {
                     text = try String(contentsOfFile: path, encoding: .utf8)
                 } catch {
-                    throw ConfigurationError("cannot read config file \(path): \(error.localizedDescription)")
+                    throw ConfigurationError("cannot read config file \(path): \(error.localizedDescription)", kind: .file)
                 }
                 for (key, value) in try EnvironmentFile.parse(text, path: path) {
                     if key == credentialsFileVariable { credentialsFile = value }
@@ -79,7 +94,7 @@ extension Configuration {
                 }
                 configFile = path
             } else if explicitPath != nil {
-                throw ConfigurationError("config file \(path) does not exist")
+                throw ConfigurationError("config file \(path) does not exist", kind: .file)
             }
         }
 
@@ -94,7 +109,7 @@ extension Configuration {
                 guard let data = FileManager.default.contents(atPath: path),
                     let text = String(data: data, encoding: .utf8)
                 else {
-                    throw ConfigurationError("cannot read credential file \(path)")
+                    throw ConfigurationError("cannot read credential file \(path)", kind: .file)
                 }
                 values[key] = text.trimmingCharacters(in: .whitespacesAndNewlines)
             }
@@ -137,7 +152,7 @@ extension Configuration {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         try checkPrivate(path, allowInsecure: allowInsecure)
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigurationError("cannot read credentials file \(path)")
+            throw ConfigurationError("cannot read credentials file \(path)", kind: .file)
         }
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -147,13 +162,15 @@ extension Configuration {
         guard !allowInsecure else { return }
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw ConfigurationError("cannot stat \(path): \(String(cString: strerror(errno)))")
+            let cause = ErrorCause.lastErrno
+            throw ConfigurationError("cannot stat \(path): \(cause)", kind: .file, cause: cause)
         }
         if info.st_mode & 0o077 != 0 {
             let mode = String(info.st_mode & 0o777, radix: 8)
             throw ConfigurationError(
                 "\(path) is readable by other users (mode \(mode)) but may hold secrets; fix it with: chmod 600 \(path) "
-                    + "(or pass --allow-insecure-permissions)"
+                    + "(or pass --allow-insecure-permissions)",
+                kind: .file
             )
         }
     }

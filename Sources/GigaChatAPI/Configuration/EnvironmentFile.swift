@@ -29,11 +29,11 @@ public enum EnvironmentFile {
             var body = Substring(trimmed)
             if body.hasPrefix("export ") { body = body.dropFirst("export ".count) }
             guard let equals = body.firstIndex(of: "=") else {
-                throw ConfigurationError("\(path):\(number): expected KEY=VALUE")
+                throw ConfigurationError("\(path):\(number): expected KEY=VALUE", kind: .file)
             }
             let key = body[..<equals].trimmingSpaces()
             guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                throw ConfigurationError("\(path):\(number): invalid key \"\(key)\"")
+                throw ConfigurationError("\(path):\(number): invalid key \"\(key)\"", kind: .file)
             }
             let rawValue = body[body.index(after: equals)...].trimmingSpaces()
             result.append((key, try unquote(rawValue, path: path, line: number)))
@@ -49,7 +49,7 @@ public enum EnvironmentFile {
     private static func unquote(_ value: String, path: String, line: Int) throws(ConfigurationError) -> String {
         guard let quote = value.first, quote == "\"" || quote == "'" else { return value }
         guard value.count >= 2, value.last == quote else {
-            throw ConfigurationError("\(path):\(line): unterminated quoted value")
+            throw ConfigurationError("\(path):\(line): unterminated quoted value", kind: .file)
         }
         let inner = value.dropFirst().dropLast()
         if quote == "'" { return String(inner) }

@@ -18,10 +18,10 @@ public enum TrustStore {
         bundle.append(UInt8(ascii: "\n"))
         if let extra = configuration.caBundleFile {
             guard let data = FileManager.default.contents(atPath: extra) else {
-                throw ConfigurationError("GIGACHAT_CA_BUNDLE_FILE \(extra) cannot be read")
+                throw ConfigurationError("GIGACHAT_CA_BUNDLE_FILE \(extra) cannot be read", kind: .file)
             }
             guard String(decoding: data, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
-                throw ConfigurationError("GIGACHAT_CA_BUNDLE_FILE \(extra) holds no PEM certificate")
+                throw ConfigurationError("GIGACHAT_CA_BUNDLE_FILE \(extra) holds no PEM certificate", kind: .file)
             }
             bundle.append(contentsOf: data)
             bundle.append(UInt8(ascii: "\n"))

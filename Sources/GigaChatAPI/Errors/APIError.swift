@@ -2,7 +2,7 @@ import GigaChatProtocol
 
 /// A failure talking to GigaChat, with the context a person needs: the HTTP status, the API's own message,
 /// what was already streamed. Turned into a JSON-RPC error in one place at the daemon's edge.
-public struct APIError: Error, Sendable, CustomStringConvertible {
+public struct APIError: ErrorShape {
     public enum Kind: Sendable, Equatable {
         /// The OAuth endpoint refused the credentials, or the API kept answering 401.
         case authentication
@@ -38,6 +38,11 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public var retryAfter: Double?
     /// What had already been streamed to the client when the reply broke off.
     public var partial: JSONValue?
+    /// The transfer's failure underneath, when it was not an HTTP answer.
+    public var transportCause: ErrorCause?
+
+    /// The HTTP status the API answered, or what failed the transfer.
+    public var cause: ErrorCause? { status.map(ErrorCause.httpStatus) ?? transportCause }
 
     public init(_ kind: Kind, _ message: String, status: Int? = nil, retryAfter: Double? = nil, partial: JSONValue? = nil) {
         self.kind = kind

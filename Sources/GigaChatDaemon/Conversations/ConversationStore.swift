@@ -110,7 +110,7 @@ actor ConversationStore {
         try Self.validate(name)
         if unlink(path(name)) == 0 { return true }
         if errno == ENOENT { return false }
-        throw RPCError(.localError, "cannot delete conversation \(name): \(String(cString: strerror(errno)))")
+        throw RPCError(.localError, "cannot delete conversation \(name): \(ErrorCause.lastErrno.description)")
     }
 
     private nonisolated func makeDirectory() throws(RPCError) {
@@ -124,7 +124,7 @@ actor ConversationStore {
     private static func writeAtomically(_ bytes: [UInt8], to path: String) throws(RPCError) {
         let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw RPCError(.localError, "cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw RPCError(.localError, "cannot write \(temporary): \(ErrorCause.lastErrno.description)") }
         var offset = 0
         var failed = false
         while offset < bytes.count {
@@ -137,14 +137,14 @@ actor ConversationStore {
             offset += written
         }
         if failed || fsync(fd) != 0 {
-            let reason = String(cString: strerror(errno))
+            let reason = ErrorCause.lastErrno.description
             close(fd)
             unlink(temporary)
             throw RPCError(.localError, "cannot write \(path): \(reason)")
         }
         close(fd)
         guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = ErrorCause.lastErrno.description
             unlink(temporary)
             throw RPCError(.localError, "cannot replace \(path): \(reason)")
         }

@@ -47,7 +47,7 @@ struct FilesContentMethod: Sendable {
     static func writeNewFile(_ bytes: [UInt8], to path: String) throws(RPCError) {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
-            let reason = errno == EEXIST ? "it already exists; gigachatd does not overwrite files" : String(cString: strerror(errno))
+            let reason = errno == EEXIST ? "it already exists; gigachatd does not overwrite files" : ErrorCause.lastErrno.description
             throw RPCError(.localError, "cannot write \(path): \(reason)")
         }
         var offset = 0
@@ -55,7 +55,7 @@ struct FilesContentMethod: Sendable {
             let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress.map { $0 + offset }, bytes.count - offset) }
             if written < 0, errno == EINTR { continue }
             guard written > 0 else {
-                let reason = String(cString: strerror(errno))
+                let reason = ErrorCause.lastErrno.description
                 close(descriptor)
                 unlink(path)
                 throw RPCError(.localError, "cannot write \(path): \(reason)")

@@ -84,6 +84,6 @@ struct UploadPolicy: Sendable {
     }
 
     static func errnoText() -> String {
-        String(cString: strerror(errno))
+        ErrorCause.lastErrno.description
     }
 }

@@ -122,7 +122,7 @@ public final class Daemon: Sendable {
         try? await group.shutdownGracefully()
         if let failure {
             if let setup = failure as? SocketSetupError { throw setup }
-            throw SocketSetupError(message: "gigachatd stopped on an error: \(failure)")
+            throw SocketSetupError(.listen, "gigachatd stopped on an error: \(failure)")
         }
         // Every request has ended: its row is queued; write what is queued before exiting.
         await usage.ledger.close()
@@ -147,7 +147,7 @@ public final class Daemon: Sendable {
             do {
                 channel = try await bootstrap.bind(passed.descriptor, childChannelInitializer: initializer)
             } catch {
-                throw SocketSetupError(message: "cannot serve on the socket systemd passed (fd \(passed.descriptor), \(passed.name)): \(error)")
+                throw SocketSetupError(.listen, "cannot serve on the socket systemd passed (fd \(passed.descriptor), \(passed.name)): \(error)")
             }
             let path = passed.path ?? "the socket systemd passed (\(passed.name))"
             if let bound = passed.path, bound != configuration.socket.path {
@@ -168,7 +168,7 @@ public final class Daemon: Sendable {
         do {
             channel = try await bootstrap.bind(unixDomainSocketPath: path, childChannelInitializer: initializer)
         } catch {
-            throw SocketSetupError(message: "cannot listen on \(path): \(error)")
+            throw SocketSetupError(.listen, "cannot listen on \(path): \(error)")
         }
         var info = stat()
         let inode = lstat(path, &info) == 0 ? UInt64(info.st_ino) : 0

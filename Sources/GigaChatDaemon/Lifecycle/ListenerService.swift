@@ -53,7 +53,7 @@ struct ListenerService: Service {
         }
         if let failure {
             parts.logger.error("accepting connections failed", metadata: ["error": "\(failure)"])
-            throw SocketSetupError(message: "accepting connections on \(listener.path) failed: \(failure)")
+            throw SocketSetupError(.listen, "accepting connections on \(listener.path) failed: \(failure)")
         }
     }
 

@@ -2,8 +2,30 @@ import Foundation
 import GigaChatProtocol
 
 /// Why the daemon cannot serve on its socket path; worded for the person who runs it.
-public struct SocketSetupError: Error, Sendable, CustomStringConvertible {
+public struct SocketSetupError: ErrorShape {
+    public enum Kind: Sendable, Hashable {
+        /// The socket's directory or path is unsafe or cannot be made.
+        case directory
+        /// Another gigachatd already serves there.
+        case inUse
+        /// The sockets systemd passed cannot be used.
+        case activation
+        /// Binding or serving a socket failed.
+        case listen
+        /// A listener setting (the HTTP front end's) is invalid.
+        case settings
+    }
+
+    public var kind: Kind
     public var message: String
+    public var cause: ErrorCause?
+
+    public init(_ kind: Kind, _ message: String, cause: ErrorCause? = nil) {
+        self.kind = kind
+        self.message = message
+        self.cause = cause
+    }
+
     public var description: String { message }
 }
 
@@ -24,17 +46,17 @@ enum SocketDirectory {
             guard lstat(directory, &info) == 0 else { throw failure("cannot inspect \(directory)") }
         }
         guard info.st_mode & S_IFMT == S_IFDIR else {
-            throw SocketSetupError(message: "\(directory) is not a directory (a symlink or file is refused); remove it or choose another --socket")
+            throw SocketSetupError(.directory, "\(directory) is not a directory (a symlink or file is refused); remove it or choose another --socket")
         }
         guard info.st_uid == getuid() else {
             throw SocketSetupError(
-                message: "socket directory \(directory) belongs to uid \(info.st_uid), not to you (uid \(getuid())); refusing to use it"
+                .directory, "socket directory \(directory) belongs to uid \(info.st_uid), not to you (uid \(getuid())); refusing to use it"
             )
         }
         guard info.st_mode & 0o022 == 0 else {
             let mode = String(info.st_mode & 0o777, radix: 8)
             throw SocketSetupError(
-                message: "socket directory \(directory) is writable by others (mode \(mode)); fix it with: chmod 700 \(directory)"
+                .directory, "socket directory \(directory) is writable by others (mode \(mode)); fix it with: chmod 700 \(directory)"
             )
         }
     }
@@ -45,10 +67,10 @@ enum SocketDirectory {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard info.st_mode & S_IFMT == S_IFSOCK else {
-            throw SocketSetupError(message: "\(path) exists and is not a socket; refusing to replace it")
+            throw SocketSetupError(.directory, "\(path) exists and is not a socket; refusing to replace it")
         }
         if isAlive(path) {
-            throw SocketSetupError(message: "another gigachatd is already serving on \(path); stop it first (systemctl --user stop gigachatd)")
+            throw SocketSetupError(.inUse, "another gigachatd is already serving on \(path); stop it first (systemctl --user stop gigachatd)")
         }
         guard unlink(path) == 0 || errno == ENOENT else { throw failure("cannot remove stale socket \(path)") }
     }
@@ -79,11 +101,12 @@ enum SocketDirectory {
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw SocketSetupError(message: "cannot create \(parent): \(error.localizedDescription)")
+            throw SocketSetupError(.directory, "cannot create \(parent): \(error.localizedDescription)")
         }
     }
 
     private static func failure(_ what: String) -> SocketSetupError {
-        SocketSetupError(message: "\(what): \(String(cString: strerror(errno)))")
+        let cause = ErrorCause.lastErrno
+        return SocketSetupError(.directory, "\(what): \(cause)", cause: cause)
     }
 }

@@ -1,5 +1,6 @@
 internal import CSystemd
 import Foundation
+import GigaChatProtocol
 import NIOConcurrencyHelpers
 
 /// The listening socket systemd passed by socket activation (LISTEN_FDS/LISTEN_PID), if any.
@@ -41,9 +42,8 @@ enum SocketActivation {
         defer { csystemd_free_names(names, max(count, 0)) }
         guard count > 0 else {
             if count < 0 {
-                throw SocketSetupError(
-                    message: "cannot read the sockets systemd passed (LISTEN_FDS): \(String(cString: strerror(-count)))"
-                )
+                let cause = ErrorCause.errno(-count)
+                throw SocketSetupError(.activation, "cannot read the sockets systemd passed (LISTEN_FDS): \(cause)", cause: cause)
             }
             return nil
         }
@@ -65,7 +65,7 @@ enum SocketActivation {
         if let named = candidates.first(where: { $0.name == descriptorName }) { return named }
         if let first = candidates.first { return first }
         throw SocketSetupError(
-            message: "systemd passed \(count) socket(s) but none is a listening Unix stream socket; check ListenStream= in gigachatd.socket"
+            .activation, "systemd passed \(count) socket(s) but none is a listening Unix stream socket; check ListenStream= in gigachatd.socket"
         )
     }
 

@@ -59,7 +59,11 @@ enum ClientExit {
     }
 }
 
-/// A failure already reported to the user; carries only the exit code.
-struct ReportedFailure: Error {
+/// A failure already reported to the user; carries only the exit code, which is its kind.
+struct ReportedFailure: ErrorShape {
     let exitCode: ExitCode
+    var kind: Int32 { exitCode.rawValue }
+    var message: String { "already reported (exit status \(exitCode.rawValue))" }
+    var cause: ErrorCause? { nil }
+    var description: String { message }
 }

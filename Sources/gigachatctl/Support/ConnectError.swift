@@ -1,9 +1,11 @@
+import GigaChatProtocol
+
 /// Why talking to the daemon failed, in a few words, and what kind of failure it was.
-struct ConnectError: Error {
-    enum Kind {
+struct ConnectError: ErrorShape {
+    enum Kind: Hashable, Sendable {
         /// No daemon there: no socket, connection refused.
         case unreachable
-        /// The socket is not the user's own daemon (see SocketTrust): `reason` is the whole message,
+        /// The socket is not the user's own daemon (see SocketTrust): `message` is the whole message,
         /// advice included, and nothing was sent.
         case untrusted
         /// The connection was accepted and then closed or reset before the daemon said a word: under
@@ -18,10 +20,20 @@ struct ConnectError: Error {
     }
 
     let kind: Kind
-    let reason: String
+    /// The reason in a few words (the callers put it in a sentence).
+    let message: String
+    let cause: ErrorCause?
 
-    init(_ kind: Kind, _ reason: String) {
+    init(_ kind: Kind, _ message: String, cause: ErrorCause? = nil) {
         self.kind = kind
-        self.reason = reason
+        self.message = message
+        self.cause = cause
     }
+
+    /// A system call failed: the reason is the system's text for its errno.
+    init(_ kind: Kind, cause: ErrorCause) {
+        self.init(kind, cause.description, cause: cause)
+    }
+
+    var description: String { message }
 }

@@ -63,11 +63,11 @@ struct ConnectionOptions: ParsableArguments {
         switch error.kind {
         case .unreachable:
             Output.error(
-                "cannot connect to gigachatd at \(path) (\(error.reason)); is it running? "
+                "cannot connect to gigachatd at \(path) (\(error.message)); is it running? "
                     + "Start it with: systemctl --user start gigachatd.socket (or run gigachatd)"
             )
         case .untrusted:
-            Output.error(error.reason)
+            Output.error(error.message)
         case .notStarted:
             Output.error(
                 "gigachatd could not start: see systemctl --user status gigachatd "
@@ -76,11 +76,11 @@ struct ConnectionOptions: ParsableArguments {
         case .noAnswer:
             Output.error(
                 "gigachatd at \(path) did not answer within \(Durations.text(seconds: firstLineSeconds)) "
-                    + "(--connect-timeout): \(error.reason); it may be stuck or unable to start: "
+                    + "(--connect-timeout): \(error.message); it may be stuck or unable to start: "
                     + "see systemctl --user status gigachatd"
             )
         case .lost:
-            Output.error("lost the connection to gigachatd: \(error.reason)")
+            Output.error("lost the connection to gigachatd: \(error.message)")
         case .interrupted:
             return ReportedFailure(exitCode: ClientExit.interrupted)
         }

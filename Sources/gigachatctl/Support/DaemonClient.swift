@@ -51,7 +51,7 @@ final class DaemonClient {
         self.socketPath = socketPath
         let flags = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
         let fd = socket(AF_UNIX, flags, 0)
-        guard fd >= 0 else { throw ConnectError(.unreachable, String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw ConnectError(.unreachable, cause: .lastErrno) }
         do {
             try Self.connect(fd, to: socketPath, deadline: timeout.map { ContinuousClock.now + $0 })
             try SocketTrust.checkPeer(fd, socketPath: socketPath)
@@ -97,7 +97,7 @@ final class DaemonClient {
                 try waitForConnect(fd, deadline: deadline)
                 return
             default:
-                throw ConnectError(.unreachable, String(cString: strerror(code)))
+                throw ConnectError(.unreachable, cause: .errno(code))
             }
         }
     }
@@ -106,14 +106,14 @@ final class DaemonClient {
         while true {
             var fds = [pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)]
             let count = poll(&fds, 1, Self.slice(until: deadline))
-            if count < 0, errno != EINTR { throw ConnectError(.unreachable, String(cString: strerror(errno))) }
+            if count < 0, errno != EINTR { throw ConnectError(.unreachable, cause: .lastErrno) }
             if count > 0 {
                 var error: Int32 = 0
                 var length = socklen_t(MemoryLayout<Int32>.size)
                 guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 else {
-                    throw ConnectError(.unreachable, String(cString: strerror(errno)))
+                    throw ConnectError(.unreachable, cause: .lastErrno)
                 }
-                guard error == 0 else { throw ConnectError(.unreachable, String(cString: strerror(error))) }
+                guard error == 0 else { throw ConnectError(.unreachable, cause: .errno(error)) }
                 return
             }
             if let deadline, ContinuousClock.now >= deadline {
@@ -159,9 +159,9 @@ final class DaemonClient {
                 var fds = [pollfd(fd: socketFD, events: Int16(POLLOUT), revents: 0)]
                 _ = poll(&fds, 1, Self.slice(until: deadline))
             case EPIPE, ECONNRESET:
-                throw closedError(String(cString: strerror(code)))
+                throw closedError(ErrorCause.errno(code).description)
             default:
-                throw ConnectError(.lost, String(cString: strerror(code)))
+                throw ConnectError(.lost, cause: .errno(code))
             }
         }
     }
@@ -185,7 +185,7 @@ final class DaemonClient {
             let count = poll(&fds, 1, Self.slice(until: deadline))
             if count < 0 {
                 if errno == EINTR { continue }
-                throw ConnectError(.lost, String(cString: strerror(errno)))
+                throw ConnectError(.lost, cause: .lastErrno)
             }
             if count == 0 {
                 if let deadline, ContinuousClock.now >= deadline { return nil }
@@ -196,8 +196,8 @@ final class DaemonClient {
             if received < 0 {
                 let code = errno
                 if code == EINTR || code == EAGAIN { continue }
-                if code == ECONNRESET { throw closedError(String(cString: strerror(code))) }
-                throw ConnectError(.lost, String(cString: strerror(code)))
+                if code == ECONNRESET { throw closedError(ErrorCause.errno(code).description) }
+                throw ConnectError(.lost, cause: .errno(code))
             }
             if received == 0 {
                 if heardFrom { return .closed }

@@ -31,14 +31,14 @@ enum LocalFile {
 
     static func read(_ path: String, limit: Int) throws(Failure) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw Failure(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw Failure(message: "cannot open \(path): \(ErrorCause.lastErrno.description)") }
         defer { close(descriptor) }
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
             if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { throw Failure(message: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            guard count >= 0 else { throw Failure(message: "cannot read \(path): \(ErrorCause.lastErrno.description)") }
             if count == 0 { return data }
             data.append(contentsOf: chunk[0..<count])
             guard data.count <= limit else { throw Failure(message: "\(path) is larger than \(limit / 1024 / 1024) MiB") }

@@ -1,3 +1,5 @@
+import GigaChatProtocol
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -17,7 +19,7 @@ enum PrivateFile {
         for component in directory.split(separator: "/", omittingEmptySubsequences: true) {
             path += "/" + component
             if mkdir(path, 0o700) != 0, errno != EEXIST {
-                throw Failure(message: "cannot create \(path): \(String(cString: strerror(errno)))")
+                throw Failure(message: "cannot create \(path): \(ErrorCause.lastErrno.description)")
             }
         }
     }
@@ -30,13 +32,13 @@ enum PrivateFile {
         }
         let temporary = path + ".tmp-\(getpid())"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else { throw Failure(message: "cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw Failure(message: "cannot write \(temporary): \(ErrorCause.lastErrno.description)") }
         var written = 0
         while written < bytes.count {
             let count = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress.map { $0 + written }, bytes.count - written) }
             if count < 0, errno == EINTR { continue }
             guard count > 0 else {
-                let reason = String(cString: strerror(errno))
+                let reason = ErrorCause.lastErrno.description
                 close(descriptor)
                 unlink(temporary)
                 throw Failure(message: "cannot write \(temporary): \(reason)")
@@ -45,7 +47,7 @@ enum PrivateFile {
         }
         close(descriptor)
         guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = ErrorCause.lastErrno.description
             unlink(temporary)
             throw Failure(message: "cannot replace \(path): \(reason)")
         }
@@ -57,7 +59,7 @@ enum PrivateFile {
             try makeDirectory(String(path[..<slash]))
         }
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else { throw Failure(message: "cannot write \(path): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw Failure(message: "cannot write \(path): \(ErrorCause.lastErrno.description)") }
         defer { close(descriptor) }
         // A history kept from before with looser permissions is made private too.
         fchmod(descriptor, 0o600)
@@ -65,7 +67,7 @@ enum PrivateFile {
         while written < bytes.count {
             let count = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress.map { $0 + written }, bytes.count - written) }
             if count < 0, errno == EINTR { continue }
-            guard count > 0 else { throw Failure(message: "cannot write \(path): \(String(cString: strerror(errno)))") }
+            guard count > 0 else { throw Failure(message: "cannot write \(path): \(ErrorCause.lastErrno.description)") }
             written += count
         }
     }

@@ -1,4 +1,5 @@
 internal import CLinux
+import GigaChatProtocol
 
 #if canImport(Glibc)
     import Glibc
@@ -66,7 +67,7 @@ enum SocketTrust {
         else {
             throw refusal(
                 socketPath,
-                "cannot tell which user runs the process listening there (\(String(cString: strerror(errno))))"
+                "cannot tell which user runs the process listening there (\(ErrorCause.lastErrno.description))"
             )
         }
         guard isTrusted(credentials.uid) else {

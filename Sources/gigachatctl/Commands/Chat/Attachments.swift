@@ -67,10 +67,10 @@ enum Attachments {
     /// Hex SHA-256 of a regular file's bytes.
     static func contentHash(of path: String) throws(LocalFile.Failure) -> String {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw LocalFile.Failure(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw LocalFile.Failure(message: "cannot open \(path): \(ErrorCause.lastErrno.description)") }
         defer { close(descriptor) }
         var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw LocalFile.Failure(message: "cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard fstat(descriptor, &info) == 0 else { throw LocalFile.Failure(message: "cannot read \(path): \(ErrorCause.lastErrno.description)") }
         // A FIFO or a device could be read forever; gigachatd uploads only regular files anyway.
         guard info.st_mode & S_IFMT == S_IFREG else { throw LocalFile.Failure(message: "\(path) is not a regular file") }
         guard Int64(info.st_size) <= maxBytes else { throw LocalFile.Failure(message: "\(path) is larger than 512 MiB, the API's limit") }
@@ -79,7 +79,7 @@ enum Attachments {
         while true {
             let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
             if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { throw LocalFile.Failure(message: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            guard count >= 0 else { throw LocalFile.Failure(message: "cannot read \(path): \(ErrorCause.lastErrno.description)") }
             if count == 0 { break }
             hash.update(chunk[0..<count])
         }

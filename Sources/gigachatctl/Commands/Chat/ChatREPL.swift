@@ -233,7 +233,7 @@ final class ChatREPL {
             default:
                 var info = stat()
                 guard access(argument, R_OK) == 0, stat(argument, &info) == 0 else {
-                    note("Cannot read \(argument): \(String(cString: strerror(errno))).")
+                    note("Cannot read \(argument): \(ErrorCause.lastErrno.description).")
                     return true
                 }
                 guard info.st_mode & S_IFMT == S_IFREG else {

@@ -76,7 +76,7 @@ enum GeneratedFiles {
         for component in directory.split(separator: "/", omittingEmptySubsequences: true) {
             path += "/" + component
             if mkdir(path, 0o777) != 0, errno != EEXIST {
-                throw LocalFile.Failure(message: "cannot create \(path): \(String(cString: strerror(errno)))")
+                throw LocalFile.Failure(message: "cannot create \(path): \(ErrorCause.lastErrno.description)")
             }
         }
     }

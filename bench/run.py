@@ -7,7 +7,7 @@
 What it does, in one run (everything on 127.0.0.1, every loop bounded in count and time, every process
 it starts is stopped again, also on error or Ctrl-C):
 
-1. starts Tests/EndToEnd/fake_gigachat.py (loopback HTTPS, test CA) as its own process;
+1. starts the fake API, Tests/EndToEnd/fake_gigachat/ (loopback HTTPS, test CA), as its own process;
 2. makes (or reuses) a virtual environment with the official SDK (`pip install gigachat`), in
    bench/.venv by default (--venv; GIGACHAT_SDK_SPEC to pin a version);
 3. measures start-up, one-shot questions, one fast stream, 50 paced concurrent streams, memory with 200
@@ -48,7 +48,7 @@ from typing import Any, Callable, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-FAKE = ROOT / "Tests" / "EndToEnd" / "fake_gigachat.py"
+FAKE_DIR = ROOT / "Tests" / "EndToEnd"  # holds the fake API, the package fake_gigachat
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Targets from issue 6.
@@ -312,12 +312,12 @@ def wait_until(pred: Callable[[], bool], timeout: float, what: str, step: float 
 def run_fake(argv: list[str]) -> int:
     """The fake API with TCP_NODELAY on its accepted connections (`run.py --run-fake ARGS`).
 
-    fake_gigachat.py writes a response's head and body separately, and without TCP_NODELAY Nagle's
+    The fake writes a response's head and body separately, and without TCP_NODELAY Nagle's
     algorithm holds the body back until the client's delayed ACK (40 ms on Linux): every non-streamed
     reply and every paced chunk would wait up to 40 ms in the fake, for any client. The fake now sets
     TCP_NODELAY itself; this wrapper keeps the benchmark's figures independent of that detail.
     """
-    sys.path.insert(0, str(FAKE.parent))
+    sys.path.insert(0, str(FAKE_DIR))
     import fake_gigachat as fg  # type: ignore[import-not-found]
 
     original = fg._HTTPServer.process_request
@@ -338,11 +338,12 @@ class Fake:
         self.tmp = tmp
         env_file, ready = tmp / "fake.env", tmp / "fake.ready"
         self.log = open(outdir / "fake.log", "wb")
-        launcher = [FAKE] if as_is else [Path(__file__).resolve(), "--run-fake"]
+        launcher = ["-m", "fake_gigachat"] if as_is else [Path(__file__).resolve(), "--run-fake"]
         self.proc = PROCS.spawn(
             [sys.executable, *launcher, "--port", "0", "--certdir", tmp / "pki", "--env-file", env_file,
              "--ready-file", ready],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(FAKE_DIR)},
         )
         wait_until(lambda: ready.exists() or self.proc.poll() is not None, 60, "the fake API to listen")
         if self.proc.poll() is not None:
@@ -1221,7 +1222,7 @@ def details(r: Results) -> str:
 
 METHOD = """### How it is measured
 
-- Everything talks to `Tests/EndToEnd/fake_gigachat.py` on 127.0.0.1 over TLS (test CA), one process
+- Everything talks to `Tests/EndToEnd/fake_gigachat/` on 127.0.0.1 over TLS (test CA), one process
   shared by both columns. Its bench mode (`model: "bench:N:S[:P]"`) streams N chunks of S content bytes,
   the first 16 of which are the send time in µs; unpaced events are written in 16 KiB batches.
 - **one-shot**: wall time from spawn to exit of `gigachatctl --socket S chat --no-stream -m GigaChat Hello`

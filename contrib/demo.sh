@@ -22,7 +22,7 @@ wait_for() {  # wait_for TEST... : up to 10 s
 if [ -z "${GIGACHAT_CREDENTIALS:-}${GIGACHAT_ACCESS_TOKEN:-}${GIGACHAT_USER:-}" ]; then
   echo "demo: GIGACHAT_CREDENTIALS is not set, so this runs against the local fake GigaChat API on 127.0.0.1"
   echo "demo: (export GIGACHAT_CREDENTIALS=<authorization key> to talk to the real API)"
-  python3 "$root/Tests/EndToEnd/fake_gigachat.py" --port 0 --certdir "$work/pki" \
+  PYTHONPATH="$root/Tests/EndToEnd" python3 -m fake_gigachat --port 0 --certdir "$work/pki" \
     --env-file "$work/fake.env" --ready-file "$work/fake.ready" \
     --reply "Штирлиц шёл по лесу и увидел голубые ели. Присмотрелся: ели не только голубые, но и зелёные." \
     >"$work/fake.log" 2>&1 &

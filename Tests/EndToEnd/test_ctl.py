@@ -24,8 +24,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from fake_gigachat import MODELS, FakeGigaChat, make_test_key
-from fake_v2 import V2_CHAT_PATH
+from fake_gigachat import MODELS, V2_CHAT_PATH, FakeGigaChat, make_test_key
 from harness import REPO_ROOT, CtlResult, DaemonFactory, TestEnv, merge_env, wait_until
 
 RunCtl = Callable[..., CtlResult]

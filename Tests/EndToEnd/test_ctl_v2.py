@@ -20,8 +20,8 @@ from typing import Any, Optional
 
 import pytest
 
-import fake_v2
 from fake_gigachat import FakeGigaChat
+from fake_gigachat import v2 as fake_v2
 from harness import CtlResult, DaemonFactory, TestEnv, merge_env
 from test_ctl import pty_ctl  # noqa: F401  (a fixture)
 from test_ctl_waiting import StandIn, send, stand_in  # noqa: F401  (a fixture)

@@ -20,8 +20,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from fake_gigachat import FakeGigaChat
-from fake_v2 import V2_CHAT_PATH
+from fake_gigachat import V2_CHAT_PATH, FakeGigaChat
 from harness import DaemonFactory, TestEnv
 from test_ctl import pty_ctl  # noqa: F401  (a fixture)
 

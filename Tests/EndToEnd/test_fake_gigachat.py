@@ -608,9 +608,9 @@ def test_tls_certificates(pki: TestPKI) -> None:
 def test_standalone_with_curl(tmp_path: Path, pki: TestPKI) -> None:
     ready, envfile = tmp_path / "ready.json", tmp_path / "fake.env"
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "fake_gigachat.py"), "--port", "0", "--certdir", str(pki.directory),
+        [sys.executable, "-m", "fake_gigachat", "--port", "0", "--certdir", str(pki.directory),
          "--ready-file", str(ready), "--env-file", str(envfile), "--key", "c3RhbmQ6YWxvbmU="],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=HERE,
     )
     try:
         assert wait_until(ready.exists, timeout=10), proc.stderr.read1(10000) if proc.stderr else ""

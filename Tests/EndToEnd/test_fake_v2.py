@@ -2,7 +2,7 @@
 
 The shapes are pinned to the official SDK's recorded cassettes (ai-forever/gigachat,
 tests/integration/cassettes/test_primary_*.yaml) where there is a recording; the rest are the guesses
-fake_v2.py names. What matters most for the daemon's tests: every stream adds up (by the spec's
+fake_gigachat/v2.py names. What matters most for the daemon's tests: every stream adds up (by the spec's
 rules, fake_v2.assemble) to exactly the non-stream answer to the same request.
 """
 
@@ -14,9 +14,8 @@ from typing import Any, Optional
 
 import pytest
 
-import fake_v2
-from fake_gigachat import FakeGigaChat
-from fake_v2 import V2_CHAT_PATH
+from fake_gigachat import V2_CHAT_PATH, FakeGigaChat
+from fake_gigachat import v2 as fake_v2
 from test_fake_gigachat import Client
 
 CREATED = 1780321864  # the recorded created_at of test_primary_chat_stream_simple

@@ -5,7 +5,7 @@ notifications and final result, the new error codes -32013 (402: no tokens left)
 event: 423, or 403 "temporarily unavailable due to technical reasons"), ``files.content``,
 ``ai.check``, ``functions.convert``, conversations shared by ``chat`` and ``chat.create`` with one
 X-Session-ID each, and the new default base URL. The fake's v2 shapes are those of the SDK's recorded
-cassettes where there are recordings (fake_v2.py says which are guesses).
+cassettes where there are recordings (fake_gigachat/v2.py says which are guesses).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from typing import Any, Optional
 
 import pytest
 
-import fake_v2
-from fake_gigachat import FakeGigaChat
-from fake_v2 import V2_CHAT_PATH
+from fake_gigachat import V2_CHAT_PATH, FakeGigaChat
+from fake_gigachat import v2 as fake_v2
 from harness import ChatOutcome, DaemonFactory, RpcConnection
 
 CREATED = 1780321864  # fixed created_at: a streamed and a non-streamed answer compare field for field

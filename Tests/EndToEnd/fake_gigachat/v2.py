@@ -1,6 +1,6 @@
 """The v2 ("primary") chat contract of the fake GigaChat API: what to answer, as data (no I/O).
 
-fake_gigachat.py serves ``POST /api/v2/chat/completions`` with what this module plans; tests use
+chat.py serves ``POST /api/v2/chat/completions`` with what this module plans; tests use
 ``assemble`` and ``parse_named_sse`` to compute what a client should make of it.
 
 Sources, best first:
@@ -419,7 +419,7 @@ def events(p: V2Plan, *, fault_kind: Optional[str] = None, error_after: Optional
 
 
 # --------------------------------------------------------------------------------------------------
-# What a client makes of a stream (the rules of /tmp/spec/v2.md), for tests
+# What a client makes of a stream (the assembly rules a client follows), for tests
 
 
 def parse_named_sse(raw: bytes) -> list[tuple[str, str]]:

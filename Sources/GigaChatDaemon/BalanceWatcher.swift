@@ -19,17 +19,17 @@ actor BalanceWatcher {
         self.logger = logger
     }
 
-    /// Starts (or restarts, after a reload) reading every `interval` seconds with `client`.
-    func start(client: GigaChatClient) {
+    /// Starts (or restarts, after a reload) reading every `interval` seconds (0: never) with `client`,
+    /// warning below `warning` tokens.
+    func start(client: GigaChatClient, interval: Double, warning: Int) {
         task?.cancel()
-        let interval = client.configuration.balanceIntervalSeconds
         guard interval > 0 else { return }
         task = Task { [weak self] in
             // Not at once: start-up (often on a client's first request, under socket activation) and the
             // token come first; a minute later, or sooner with a short interval.
             try? await Task.sleep(for: Durations.from(seconds: min(interval, Self.firstReadDelaySeconds)))
             while !Task.isCancelled {
-                guard let self, await self.read(client: client) else { return }
+                guard let self, await self.read(client: client, warning: warning) else { return }
                 try? await Task.sleep(for: Durations.from(seconds: interval))
             }
         }
@@ -51,7 +51,7 @@ actor BalanceWatcher {
     }
 
     /// False when the key has no balance to read (postpaid): stop asking.
-    private func read(client: GigaChatClient) async -> Bool {
+    private func read(client: GigaChatClient, warning: Int) async -> Bool {
         do {
             // Background work: it waits behind every client's request.
             let scope = RequestScope(priority: .batch, logger: logger)
@@ -60,7 +60,7 @@ actor BalanceWatcher {
             }
             balance = answer
             readAt = Timestamps.iso8601(Date.now)
-            warnIfLow(answer, threshold: client.configuration.balanceWarning)
+            warnIfLow(answer, threshold: warning)
             return true
         } catch let error as APIError {
             if error.status == 403 {

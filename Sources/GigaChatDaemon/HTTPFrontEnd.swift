@@ -15,13 +15,11 @@ struct HTTPFrontEnd: Sendable {
     let createdSockets: [SocketFile]
 
     static func start(
-        configuration: Configuration, environment: [String: String], upstream: UpstreamService, statistics: DaemonStatistics,
-        usage: UsageAccounting, group: any EventLoopGroup, logger: Logger
+        settings: OpenAISettings, limits: CurrentSettings, upstream: UpstreamService, statistics: DaemonStatistics, usage: UsageAccounting,
+        group: any EventLoopGroup, logger: Logger
     ) async throws -> HTTPFrontEnd {
-        let settings: OpenAISettings
         var key: LocalKey?
         do {
-            settings = try OpenAISettings.load(environment: environment, configFile: configuration.configFile, rpcSocket: configuration.socket)
             if settings.tcp != nil, let keyFile = settings.keyFile {
                 key = try LocalKey.loadOrCreate(path: keyFile)
             }
@@ -32,6 +30,7 @@ struct HTTPFrontEnd: Sendable {
             settings: settings,
             key: key,
             client: { await upstream.client },
+            limits: { limits.value.frontEndLimits },
             peerCheck: { channel in
                 guard let peer = await PeerCredentials.of(channel) else { return .gone }
                 return PeerCredentials.isAllowed(peer.uid) ? .allowed(pid: peer.pid) : .refused(uid: peer.uid)
@@ -105,11 +104,6 @@ struct HTTPFrontEnd: Sendable {
     func endAll() async {
         for listener in listeners { await listener.close() }
         await server.endAll()
-    }
-
-    /// The settings a reload would bring, read and checked.
-    func settings(for configuration: Configuration, environment: [String: String]) throws(ConfigurationError) -> OpenAISettings {
-        try OpenAISettings.load(environment: environment, configFile: configuration.configFile, rpcSocket: configuration.socket)
     }
 
     /// New model aliases on reload (the listeners stay as they are).

@@ -78,17 +78,10 @@ struct UsageAccounting: Sendable {
         ledger.record(row)
     }
 
-    /// The ledger and the budgets, from the environment (GIGACHATD_LEDGER_*, GIGACHATD_BUDGETS). A bad
-    /// setting is a configuration error; a ledger that cannot be written is not (it reports and recovers).
-    static func open(environment: [String: String], logger: Logger) throws(ConfigurationError) -> UsageAccounting {
-        var configuration: LedgerConfiguration
-        let budgets: Budgets
-        do {
-            configuration = try LedgerConfiguration.fromEnvironment(environment, stateDirectory: Configuration.stateDirectory(environment: environment))
-            budgets = try Budgets.parse(environment["GIGACHATD_BUDGETS"] ?? "")
-        } catch {
-            throw ConfigurationError(error.message)
-        }
+    /// The ledger and the budgets (GIGACHATD_LEDGER_*, GIGACHATD_BUDGETS, read by `SettingsLoader`). A
+    /// ledger that cannot be written is not an error: it reports and recovers.
+    static func open(_ configuration: LedgerConfiguration, budgets: Budgets, logger: Logger) -> UsageAccounting {
+        var configuration = configuration
         configuration.onEvent = { event in
             switch event {
             case .failed(let reason): logger.warning("usage ledger cannot be written; requests go on", metadata: ["error": "\(reason)"])

@@ -57,7 +57,7 @@ public struct LocalKey: Sendable {
     }
 
     private static func load(_ path: String) throws(ConfigurationError) -> LocalKey {
-        try Configuration.checkPrivate(path, allowInsecure: false)
+        try Secret.checkPrivateFile(path, allowInsecure: false)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("cannot read the local HTTP key \(path)", kind: .file)
         }

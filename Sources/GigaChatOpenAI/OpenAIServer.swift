@@ -48,6 +48,7 @@ public final class OpenAIServer: Sendable {
     private let settingsBox: NIOLockedValueBox<OpenAISettings>
     private let key: LocalKey?
     private let client: @Sendable () async -> GigaChatClient
+    private let limits: @Sendable () -> OpenAISettings.Limits
     private let peerCheck: @Sendable (any Channel) async -> PeerVerdict
     private let requestFinished: @Sendable (RequestSummary) async -> Void
     private let logger: Logger
@@ -58,6 +59,7 @@ public final class OpenAIServer: Sendable {
     /// - Parameters:
     ///   - key: the local key TCP requests must carry; nil when there is no TCP listener.
     ///   - client: the current API client (it changes on reload).
+    ///   - limits: the daemon's current limits (they change on reload).
     ///   - peerCheck: who is on the other end of a Unix socket connection (SO_PEERCRED), decided as the
     ///     JSON-RPC socket decides it.
     ///   - requestFinished: told about each answered request (for `status` and the usage ledger).
@@ -65,6 +67,7 @@ public final class OpenAIServer: Sendable {
         settings: OpenAISettings,
         key: LocalKey?,
         client: @escaping @Sendable () async -> GigaChatClient,
+        limits: @escaping @Sendable () -> OpenAISettings.Limits,
         peerCheck: @escaping @Sendable (any Channel) async -> PeerVerdict,
         requestFinished: @escaping @Sendable (RequestSummary) async -> Void,
         logger: Logger
@@ -72,6 +75,7 @@ public final class OpenAIServer: Sendable {
         settingsBox = NIOLockedValueBox(settings)
         self.key = key
         self.client = client
+        self.limits = limits
         self.peerCheck = peerCheck
         self.requestFinished = requestFinished
         self.logger = logger
@@ -184,7 +188,7 @@ public final class OpenAIServer: Sendable {
             return value | (1 << 63)
         }
         let progress = WriteProgress()
-        let stallSeconds = await client().configuration.clientStallTimeoutSeconds
+        let stallSeconds = limits().clientStallTimeoutSeconds
         let stallLimit = TimeAmount.milliseconds(Durations.milliseconds(Durations.from(seconds: stallSeconds)))
         let period = TimeAmount.milliseconds(max(100, Durations.milliseconds(Durations.from(seconds: stallSeconds / 4))))
         // A client that stops reading would hold its upstream transfer, paused by backpressure where no
@@ -204,9 +208,9 @@ public final class OpenAIServer: Sendable {
                     case .head(let requestHead):
                         head = requestHead
                         body = []
-                        let configuration = await client().configuration
-                        limit = requestHead.uri.hasPrefix("/api/v1/files") ? GigaChatForward.maxUploadBytes : configuration.maxLineBytes
-                        pendingLimit = configuration.maxPendingBytes
+                        let limits = self.limits()
+                        limit = requestHead.uri.hasPrefix("/api/v1/files") ? GigaChatForward.maxUploadBytes : limits.maxLineBytes
+                        pendingLimit = limits.maxPendingBytes
                         if let declared = requestHead.headers.first(name: "Content-Length").flatMap({ Int($0) }), declared > limit {
                             await tooLarge(requestHead, limit: limit, outbound: outbound, allocator: connection.channel.allocator)
                             return
@@ -283,9 +287,9 @@ public final class OpenAIServer: Sendable {
         allocator: ByteBufferAllocator, transport: Transport, owner: UInt64, progress: WriteProgress, peerPID: Int32?
     ) async -> Bool {
         let client = await self.client()
-        let configuration = client.configuration
+        let limits = self.limits()
         let requestID = "req_" + RandomID.make(count: 24)
-        let refusal = await registry.begin(entry, limit: configuration.maxRequests)
+        let refusal = await registry.begin(entry, limit: limits.maxRequests)
         let keepAlive = request.keepAlive && refusal != .draining
         let response = ResponseWriter(
             outbound: outbound, allocator: allocator, version: request.version, keepAlive: keepAlive, requestID: requestID, progress: progress
@@ -303,7 +307,7 @@ public final class OpenAIServer: Sendable {
             case .tooMany:
                 error = OpenAIError(
                     .tooManyRequests,
-                    "gigachatd already has \(configuration.maxRequests) requests running or queued, its limit (GIGACHATD_MAX_REQUESTS); try again later",
+                    "gigachatd already has \(limits.maxRequests) requests running or queued, its limit (GIGACHATD_MAX_REQUESTS); try again later",
                     type: "rate_limit_error", code: "too_many_requests", retryAfter: 1
                 )
             }
@@ -315,12 +319,12 @@ public final class OpenAIServer: Sendable {
         let control = RequestControl()
         entry.current.set(control)
         let exchange = Exchange(
-            request: request, response: response, control: control, client: client, settings: settings, services: services,
+            request: request, response: response, control: control, client: client, settings: settings, limits: limits, services: services,
             logger: requestLogger
         )
         let clock = ContinuousClock()
         let started = clock.now
-        let deadline = Durations.milliseconds(Durations.from(seconds: configuration.requestTimeoutSeconds))
+        let deadline = Durations.milliseconds(Durations.from(seconds: limits.requestTimeoutSeconds))
         let timer = entry.channel.eventLoop.scheduleTask(in: .milliseconds(deadline)) { control.end(.deadline) }
         let key = self.key
         let startedAtMilliseconds = TokenManager.nowMilliseconds()

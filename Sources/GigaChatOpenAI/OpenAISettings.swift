@@ -2,9 +2,28 @@ import Foundation
 import GigaChatAPI
 import GigaChatProtocol
 
-/// The HTTP front end's settings. They are read from the same places as the daemon's own (the environment
-/// beats the config file) but kept apart from `Configuration`, which describes the upstream API.
+/// The HTTP front end's settings (GIGACHATD_OPENAI_*, GIGACHATD_HTTP_LISTEN), from the values the daemon
+/// read; kept apart from `Configuration`, which describes the upstream API. The sockets take a restart;
+/// the aliases change on reload.
 public struct OpenAISettings: Sendable, Equatable {
+    /// What a front end's requests may hold and take, owned by the daemon's settings (they apply to its
+    /// JSON-RPC side as well) and read per request, so a reload applies at once.
+    public struct Limits: Sendable, Equatable {
+        public var requestTimeoutSeconds: Double
+        public var clientStallTimeoutSeconds: Double
+        public var maxLineBytes: Int
+        public var maxPendingBytes: Int
+        public var maxRequests: Int
+
+        public init(requestTimeoutSeconds: Double, clientStallTimeoutSeconds: Double, maxLineBytes: Int, maxPendingBytes: Int, maxRequests: Int) {
+            self.requestTimeoutSeconds = requestTimeoutSeconds
+            self.clientStallTimeoutSeconds = clientStallTimeoutSeconds
+            self.maxLineBytes = maxLineBytes
+            self.maxPendingBytes = maxPendingBytes
+            self.maxRequests = maxRequests
+        }
+    }
+
     public enum Key: String, CaseIterable, Sendable {
         /// Path of the HTTP Unix socket; `off` disables it. Default: `openai.sock` beside the JSON-RPC socket.
         case socket = "GIGACHATD_OPENAI_SOCKET"
@@ -39,23 +58,10 @@ public struct OpenAISettings: Sendable, Equatable {
         self.keyFile = keyFile
     }
 
-    /// Reads the settings: the environment beats the config file the daemon read (`configFile`).
-    public static func load(
-        environment: [String: String], configFile: String?, rpcSocket: SocketPath
-    ) throws(ConfigurationError) -> OpenAISettings {
-        var values: [Key: String] = [:]
-        if let configFile, let text = try? String(contentsOfFile: configFile, encoding: .utf8) {
-            for (key, value) in try EnvironmentFile.parse(text, path: configFile) {
-                if let known = Key(rawValue: key) { values[known] = value }
-            }
-        }
-        for key in Key.allCases {
-            if let value = environment[key.rawValue] { values[key] = value }
-        }
-        func value(_ key: Key) -> String? {
-            guard let text = values[key]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
-            return text
-        }
+    /// The settings the merged values describe. `keyDirectory` is where the local key lives
+    /// ($XDG_CONFIG_HOME/gigachat); nil when there is no such place.
+    public static func load(values: SettingValues, rpcSocket: SocketPath, keyDirectory: String?) throws(ConfigurationError) -> OpenAISettings {
+        func value(_ key: Key) -> String? { values.string(key.rawValue) }
 
         var settings = OpenAISettings(socketPath: rpcSocket.directory + "/" + socketFileName)
         if let path = value(.socket) {
@@ -75,9 +81,7 @@ public struct OpenAISettings: Sendable, Equatable {
         if let text = value(.modelAliases) {
             settings.modelAliases = try parseAliases(text)
         }
-        if let configPath = Configuration.defaultConfigPath(environment: environment), let slash = configPath.lastIndex(of: "/") {
-            settings.keyFile = String(configPath[..<slash]) + "/" + keyFileName
-        }
+        if let keyDirectory { settings.keyFile = keyDirectory + "/" + keyFileName }
         if settings.tcp != nil, settings.keyFile == nil {
             throw ConfigurationError("\(Key.httpListen.rawValue) needs a place for the local key: set XDG_CONFIG_HOME or HOME")
         }

@@ -60,15 +60,15 @@ struct GigachatdCommand: AsyncParsableCommand {
     var allowInsecurePermissions = false
 
     func run() async throws {
-        var sources = Configuration.Sources()
+        var sources = SettingsSources()
         sources.socketFlag = socket
         sources.configPath = config
         sources.allowInsecurePermissions = allowInsecurePermissions
-        if let scope { sources.flags[.scope] = scope }
-        if let model { sources.flags[.model] = model }
-        if let baseURL { sources.flags[.baseURL] = baseURL }
-        if let authURL { sources.flags[.authURL] = authURL }
-        if let maxConnections { sources.flags[.maxConnections] = String(maxConnections) }
+        if let scope { sources.flags[Configuration.Key.scope.rawValue] = scope }
+        if let model { sources.flags[Configuration.Key.model.rawValue] = model }
+        if let baseURL { sources.flags[Configuration.Key.baseURL.rawValue] = baseURL }
+        if let authURL { sources.flags[Configuration.Key.authURL.rawValue] = authURL }
+        if let maxConnections { sources.flags[Configuration.Key.maxConnections.rawValue] = String(maxConnections) }
 
         // Before any secret is read: the key must never land in a core dump or a debugger.
         let hardeningProblems = ProcessHardening.apply()
@@ -87,15 +87,15 @@ struct GigachatdCommand: AsyncParsableCommand {
             }
         }
 
-        let configuration: Configuration
+        let settings: Settings
         do {
-            configuration = try Configuration.loadForDaemon(sources)
+            settings = try SettingsLoader.load(sources)
         } catch {
             fail(error.message)
             throw ExitCode(78)  // EX_CONFIG
         }
         do {
-            try await Daemon(configuration: configuration, sources: sources, logger: logger).run()
+            try await Daemon(settings: settings, sources: sources, logger: logger).run()
         } catch let error as ConfigurationError {
             fail(error.message)
             throw ExitCode(78)

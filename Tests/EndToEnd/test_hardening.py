@@ -5,6 +5,7 @@
 | numeric settings out of range: exit 78 naming the key | test_out_of_range_setting_is_refused_at_start |
 | settings at the edges of their ranges are accepted | test_settings_at_the_edges_of_their_ranges_are_accepted |
 | an out-of-range value on SIGHUP: reload refused, old configuration kept, status says why | test_reload_with_an_out_of_range_value_is_refused |
+| a reload's limits hold for the connections after it (and the error quotes them) | test_a_reload_applies_the_limits_to_the_connections_after_it |
 | uploads of /proc, /dev, FIFOs, secrets, empty and over-512-MiB files: -32010, nothing read | test_dangerous_uploads_are_refused_without_reading |
 | a 50 MB upload is streamed from the file, not held in memory | test_a_large_upload_is_streamed_not_loaded |
 | control characters in mime, upload file name or session_id: -32602, nothing sent | test_control_characters_in_header_values_are_refused |
@@ -252,6 +253,27 @@ def test_reload_with_an_out_of_range_value_is_refused(fake_api: FakeGigaChat, da
     assert wait_until(lambda: not shows_error(), 5), conn.call("status")[1]
     assert conn.chat("исправлено").ok
     assert fake_api.state.chat_requests[-1].json["model"] == "GigaChat-2-Pro"
+
+
+def test_a_reload_applies_the_limits_to_the_connections_after_it(fake_api: FakeGigaChat, daemon: DaemonFactory, testenv: TestEnv) -> None:
+    """The limits are read as each connection and request starts, so the one a reload brings is the one
+    enforced and the one the error quotes; a connection opened before keeps what it started with."""
+    conf = write_private(testenv.root / "gigachatd.conf", "GIGACHATD_MAX_LINE_BYTES=8192\n")
+    d = daemon(args=["--config", str(conf)])
+    before = d.connect()
+    assert before.call("status")[1]["result"]["state"] == "running"
+    write_private(conf, "GIGACHATD_MAX_LINE_BYTES=4096\n")
+    d.signal(signal.SIGHUP)
+    assert wait_until(lambda: d.stderr().count("configuration reloaded") == 1, 5), d.diagnostics()
+    with d.connect(timeout=10) as conn:
+        messages = _send_status_line(conn, 6000)
+        assert messages and messages[0]["error"]["code"] == -32008, str(messages)[:300]
+        assert messages[0]["error"]["data"]["max_line_bytes"] == 4096
+    with d.connect(timeout=10) as conn:
+        messages = _send_status_line(conn, 3000)
+        assert messages and "result" in messages[0], str(messages)[:300]
+    messages = _send_status_line(before, 6000)
+    assert messages and "result" in messages[0], "the connection from before the reload keeps its limit"
 
 
 # --------------------------------------------------------------------------------------------------

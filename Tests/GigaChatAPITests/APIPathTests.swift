@@ -12,7 +12,7 @@ import Testing
     }
 
     @Test func theV2URLIsDerivedAsTheSDKDerivesIt() {
-        var configuration = Configuration(socket: .init(path: "/tmp/s", source: .flag))
+        var configuration = Configuration()
         #expect(configuration.v2ChatURL == "https://api.giga.chat/v2/chat/completions")
         configuration.baseURL = "https://gigachat.devices.sberbank.ru/api/v1/"
         #expect(configuration.v2ChatURL == "https://gigachat.devices.sberbank.ru/api/v2/chat/completions")

@@ -10,7 +10,7 @@ import Testing
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("gigachatd-reload-\(getpid()).conf").path
         try "GIGACHAT_MODEL=GigaChat-2\nGIGACHAT_SCOPE=GIGACHAT_API_B2B\n".write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let sources = Configuration.Sources(environment: [
+        let sources = SettingsSources(environment: [
             "GIGACHAT_MODEL": "GigaChat-2",  // as EnvironmentFile= loaded it
             "GIGACHAT_SCOPE": "GIGACHAT_API_CORP",  // set in the unit: stays stronger than the file
             "HOME": "/home/someone",

@@ -8,10 +8,14 @@ import Testing
     let rpc = SocketPath(path: "/run/user/1000/gigachat/gigachatd.sock", source: .runtimeDirectory)
 
     @Test func defaultsPutTheSocketBesideTheJSONRPCOne() throws {
-        let settings = try OpenAISettings.load(environment: ["HOME": "/home/u"], configFile: nil, rpcSocket: rpc)
+        let settings = try OpenAISettings.load(values: SettingValues(), rpcSocket: rpc, keyDirectory: "/home/u/.config/gigachat")
         #expect(settings.socketPath == "/run/user/1000/gigachat/openai.sock")
         #expect(settings.tcp == nil)
         #expect(settings.keyFile == "/home/u/.config/gigachat/http-key")
+        let off = try OpenAISettings.load(
+            values: SettingValues(["GIGACHATD_OPENAI_SOCKET": "off", "GIGACHATD_OPENAI_MODEL_ALIASES": #"{"a":"b"}"#]), rpcSocket: rpc, keyDirectory: nil
+        )
+        #expect(off.socketPath == nil && off.modelAliases == ["a": "b"])
     }
 
     @Test func loopbackOnly() throws {

@@ -1,12 +1,11 @@
 import Foundation
 import GigaChatProtocol
 
-/// Every setting of gigachatd, with its default and the URL of every endpoint; nothing else in the code
-/// base names a URL or a default.
+/// Every setting of the GigaChat API client, with its default and the URL of every endpoint; nothing else
+/// in the code base names an API URL or an API default.
 ///
-/// Keys are the official Python SDK's environment names (GIGACHAT_*), plus GIGACHATD_* for settings only
-/// the daemon has. Values come from, strongest first: command-line flags, the environment, the
-/// credentials directory systemd passes (for secrets), the KEY=VALUE config file.
+/// Keys are the official Python SDK's environment names (GIGACHAT_*). Where the values come from is the
+/// daemon's business: it reads them and builds this with `init(values:)`.
 public struct Configuration: Sendable {
     // MARK: Defaults (the real API)
 
@@ -30,19 +29,6 @@ public struct Configuration: Sendable {
     public static let defaultRetryOnStatusCodes: Set<Int> = [429, 500, 502, 503, 504]
     /// Longest Retry-After (seconds) the daemon waits out on a 429 before giving the client an error.
     public static let defaultMaxRetryAfterSeconds = 30.0
-    public static let defaultDrainTimeoutSeconds = 30.0
-    /// A client that reads nothing of what the daemon has for it this long loses the request.
-    public static let defaultClientStallTimeoutSeconds = 30.0
-    /// The longest any one request may take, queue included.
-    public static let defaultRequestTimeoutSeconds = 900.0
-    public static let defaultMaxRequestsPerConnection = 64
-    public static let defaultMaxRequests = 1024
-    /// Request-line bytes held by requests that have not finished yet, across all clients.
-    public static let defaultMaxPendingBytes = 256 * 1024 * 1024
-    /// How often a prepaid key's balance is read (0: never); postpaid keys answer 403 and are not asked again.
-    public static let defaultBalanceIntervalSeconds = 900.0
-    /// A balance entry below this many tokens is warned about, once.
-    public static let defaultBalanceWarning = 10_000
 
     /// The accepted range of every numeric setting (docs/RELIABILITY.md lists them).
     public enum Limits {
@@ -51,16 +37,7 @@ public struct Configuration: Sendable {
         public static let maxRetries: ClosedRange<Int> = 0...10
         public static let retryBackoffFactor: ClosedRange<Double> = 0...60
         public static let tokenExpiryBufferMilliseconds: ClosedRange<Int> = 0...3_600_000
-        public static let maxLineBytes: ClosedRange<Int> = 1024...(1 << 30)
-        public static let drainTimeoutSeconds: ClosedRange<Double> = 0...3600
         public static let maxRetryAfterSeconds: ClosedRange<Double> = 0...3600
-        public static let clientStallTimeoutSeconds: ClosedRange<Double> = 1...3600
-        public static let requestTimeoutSeconds: ClosedRange<Double> = 1...86400
-        public static let maxRequestsPerConnection: ClosedRange<Int> = 1...100_000
-        public static let maxRequests: ClosedRange<Int> = 1...1_000_000
-        public static let maxPendingBytes: ClosedRange<Int> = (1 << 20)...(1 << 34)
-        public static let balanceIntervalSeconds: ClosedRange<Double> = 0...86400
-        public static let balanceWarning: ClosedRange<Int> = 0...1_000_000_000_000
     }
     /// Where Debian, Ubuntu, Fedora and friends keep the system trust store.
     public static let systemCABundlePaths = [
@@ -69,14 +46,6 @@ public struct Configuration: Sendable {
         "/etc/ssl/ca-bundle.pem",
     ]
     public static let userAgent = "gigachatd/\(GigaChatDVersion.current)"
-
-    /// Names of the files in $CREDENTIALS_DIRECTORY (systemd LoadCredential=) and the keys they set.
-    public static let credentialFiles: [(file: String, key: Key)] = [
-        ("gigachat-credentials", .credentials),
-        ("gigachat-password", .password),
-        ("gigachat-access-token", .accessToken),
-        ("gigachat-key-file-password", .keyFilePassword),
-    ]
 
     /// Every key the configuration understands.
     public enum Key: String, CaseIterable, Sendable {
@@ -101,18 +70,6 @@ public struct Configuration: Sendable {
         case retryBackoffFactor = "GIGACHAT_RETRY_BACKOFF_FACTOR"
         case retryOnStatusCodes = "GIGACHAT_RETRY_ON_STATUS_CODES"
         case tokenExpiryBufferMs = "GIGACHAT_TOKEN_EXPIRY_BUFFER_MS"
-        // Daemon-only settings.
-        case socket = "GIGACHATD_SOCKET"
-        case maxLineBytes = "GIGACHATD_MAX_LINE_BYTES"
-        case drainTimeout = "GIGACHATD_DRAIN_TIMEOUT"
-        case maxRetryAfter = "GIGACHATD_MAX_RETRY_AFTER"
-        case clientStallTimeout = "GIGACHATD_CLIENT_STALL_TIMEOUT"
-        case requestTimeout = "GIGACHATD_REQUEST_TIMEOUT"
-        case maxRequestsPerConnection = "GIGACHATD_MAX_REQUESTS_PER_CONNECTION"
-        case maxRequests = "GIGACHATD_MAX_REQUESTS"
-        case maxPendingBytes = "GIGACHATD_MAX_PENDING_BYTES"
-        case balanceInterval = "GIGACHATD_BALANCE_INTERVAL"
-        case balanceWarning = "GIGACHATD_BALANCE_WARN"
     }
 
     /// How the daemon proves who it is to the API.
@@ -150,25 +107,10 @@ public struct Configuration: Sendable {
     public var retryBackoffFactor = defaultRetryBackoffFactor
     public var retryOnStatusCodes = defaultRetryOnStatusCodes
     public var tokenExpiryBufferMilliseconds = defaultTokenExpiryBufferMilliseconds
-    public var socket: SocketPath
-    public var maxLineBytes = ProtocolDefaults.maxLineBytes
-    public var drainTimeoutSeconds = defaultDrainTimeoutSeconds
+    /// The longest Retry-After waited out. Not a GIGACHAT_* setting: whoever runs the client sets it.
     public var maxRetryAfterSeconds = defaultMaxRetryAfterSeconds
-    public var clientStallTimeoutSeconds = defaultClientStallTimeoutSeconds
-    public var requestTimeoutSeconds = defaultRequestTimeoutSeconds
-    public var maxRequestsPerConnection = defaultMaxRequestsPerConnection
-    public var maxRequests = defaultMaxRequests
-    public var maxPendingBytes = defaultMaxPendingBytes
-    public var balanceIntervalSeconds = defaultBalanceIntervalSeconds
-    public var balanceWarning = defaultBalanceWarning
-    /// The credentials file that was read (GIGACHATD_CREDENTIALS_FILE), if any.
-    public var credentialsFile: String?
-    /// The config file that was read, if any.
-    public var configFile: String?
 
-    public init(socket: SocketPath) {
-        self.socket = socket
-    }
+    public init() {}
 
     public var authentication: Authentication {
         if let accessToken { return .accessToken(accessToken) }

@@ -15,24 +15,17 @@ struct Dispatcher: Sendable {
     let uploads: UploadPolicy
 
     init(
-        upstream: UpstreamService, statistics: DaemonStatistics, lifecycle: Lifecycle, fileIO: FileIO, usage: UsageAccounting,
-        configuration: Configuration
+        upstream: UpstreamService, statistics: DaemonStatistics, lifecycle: Lifecycle, fileIO: FileIO, usage: UsageAccounting, settings: Settings
     ) {
         self.usage = usage
         self.upstream = upstream
         self.statistics = statistics
         self.lifecycle = lifecycle
         self.fileIO = fileIO
-        let environment = ProcessInfo.processInfo.environment
-        conversations = ConversationStore(stateDirectory: Configuration.stateDirectory(environment: environment))
-        var secretDirectories: [String] = []
-        if let credentials = environment["CREDENTIALS_DIRECTORY"], !credentials.isEmpty { secretDirectories.append(credentials) }
-        if let configPath = Configuration.defaultConfigPath(environment: environment), let slash = configPath.lastIndex(of: "/") {
-            secretDirectories.append(String(configPath[..<slash]))
-        }
+        conversations = ConversationStore(stateDirectory: settings.stateDirectory)
         uploads = UploadPolicy(
-            secretDirectories: secretDirectories,
-            secretFiles: [configuration.configFile, configuration.keyFile, configuration.credentialsFile].compactMap { $0 }
+            secretDirectories: settings.secretDirectories,
+            secretFiles: [settings.configFile, settings.api.keyFile, settings.credentialsFile].compactMap { $0 }
         )
     }
 

@@ -11,13 +11,13 @@ import UsageLedger
 /// gigachatd: binds (or adopts) the sockets, then runs its services as one group (watchdog, token
 /// refresher, signals, listeners) until a stop signal drains it, telling systemd about each step.
 public final class Daemon: Sendable {
-    private let sources: Configuration.Sources
-    private let initialConfiguration: Configuration
+    private let sources: SettingsSources
+    private let initialSettings: Settings
     private let logger: Logger
     private let notifier = SystemdNotifier()
 
-    public init(configuration: Configuration, sources: Configuration.Sources, logger: Logger) {
-        self.initialConfiguration = configuration
+    public init(settings: Settings, sources: SettingsSources, logger: Logger) {
+        self.initialSettings = settings
         self.sources = sources
         self.logger = logger
     }
@@ -30,8 +30,10 @@ public final class Daemon: Sendable {
         // First thing: from here on SIGTERM drains instead of killing, even during start-up.
         let signals = await SignalService.trap()
 
-        let configuration = initialConfiguration
-        let upstream = try UpstreamService(configuration: configuration, logger: logger)
+        let settings = initialSettings
+        let configuration = settings.api
+        let current = CurrentSettings(settings.daemon)
+        let upstream = try UpstreamService(configuration: configuration, daemon: settings.daemon, logger: logger)
         let statistics = DaemonStatistics()
         let lifecycle = Lifecycle()
         // Two threads: file work is short (conversations, opening uploads), and one stuck disk must not
@@ -39,19 +41,18 @@ public final class Daemon: Sendable {
         let fileIOPool = NIOThreadPool(numberOfThreads: 2)
         fileIOPool.start()
         defer { fileIOPool.shutdownGracefully { _ in } }
-        let usage = try UsageAccounting.open(environment: sources.environment, logger: logger)
+        let usage = UsageAccounting.open(settings.ledger, budgets: settings.budgets, logger: logger)
         let dispatcher = Dispatcher(
-            upstream: upstream, statistics: statistics, lifecycle: lifecycle, fileIO: FileIO(pool: fileIOPool), usage: usage,
-            configuration: configuration
+            upstream: upstream, statistics: statistics, lifecycle: lifecycle, fileIO: FileIO(pool: fileIOPool), usage: usage, settings: settings
         )
         let connection = Connection(
-            dispatcher: dispatcher, statistics: statistics, lifecycle: lifecycle, admission: RequestAdmission(), usage: usage, logger: logger
+            dispatcher: dispatcher, settings: current, statistics: statistics, lifecycle: lifecycle, admission: RequestAdmission(), usage: usage, logger: logger
         )
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let listener: RPCListener
         do {
-            listener = try await bind(configuration: configuration, group: group)
+            listener = try await bind(settings: current, group: group)
         } catch {
             await upstream.shutdown()
             try? await group.shutdownGracefully()
@@ -61,8 +62,7 @@ public final class Daemon: Sendable {
         let http: HTTPFrontEnd
         do {
             http = try await HTTPFrontEnd.start(
-                configuration: configuration, environment: sources.environment, upstream: upstream, statistics: statistics, usage: usage,
-                group: group, logger: logger
+                settings: settings.http, limits: current, upstream: upstream, statistics: statistics, usage: usage, group: group, logger: logger
             )
         } catch {
             try? await listener.channel.channel.close()
@@ -76,7 +76,7 @@ public final class Daemon: Sendable {
         var readyMetadata: Logger.Metadata = [
             "socket": "\(listener.path)", "activated": "\(listener.activated)", "base_url": "\(configuration.baseURL)",
         ]
-        if let file = configuration.configFile { readyMetadata["config_file"] = "\(file)" }
+        if let file = settings.configFile { readyMetadata["config_file"] = "\(file)" }
         logger.notice("gigachatd ready", metadata: readyMetadata)
         if configuration.authentication == .none, configuration.certFile == nil {
             logger.warning(
@@ -85,11 +85,11 @@ public final class Daemon: Sendable {
         }
 
         let parts = DaemonParts(
-            upstream: upstream, statistics: statistics, lifecycle: lifecycle, usage: usage, http: http, notifier: notifier, logger: logger
+            upstream: upstream, settings: current, statistics: statistics, lifecycle: lifecycle, usage: usage, http: http, notifier: notifier, logger: logger
         )
         let shutdown = ShutdownTrigger()
         let reloader = Reloader(
-            parts: parts, sources: Self.reloadSources(sources, configFile: configuration.configFile), socketPath: initialConfiguration.socket.path
+            parts: parts, sources: Self.reloadSources(sources, configFile: settings.configFile), socketPath: settings.daemon.socket.path
         )
         // Started in this order and shut down in the reverse: the listeners drain first, while the
         // token refresher and the watchdog still run; signals are heard until the drain is over.
@@ -131,13 +131,15 @@ public final class Daemon: Sendable {
 
     // MARK: Socket
 
-    private func bind(configuration: Configuration, group: MultiThreadedEventLoopGroup) async throws -> RPCListener {
-        let maxLineBytes = configuration.maxLineBytes
+    private func bind(settings: CurrentSettings, group: MultiThreadedEventLoopGroup) async throws -> RPCListener {
+        let configured = settings.value.socket
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<LineFrame, ByteBuffer>> = { channel in
             channel.eventLoop.makeCompletedFuture {
+                // Read per connection: a reload's GIGACHATD_MAX_LINE_BYTES holds for the connections after it.
+                let maxLineBytes = settings.value.maxLineBytes
                 try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLineBytes: maxLineBytes)))
                 return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
@@ -150,16 +152,15 @@ public final class Daemon: Sendable {
                 throw SocketSetupError(.listen, "cannot serve on the socket systemd passed (fd \(passed.descriptor), \(passed.name)): \(error)")
             }
             let path = passed.path ?? "the socket systemd passed (\(passed.name))"
-            if let bound = passed.path, bound != configuration.socket.path {
+            if let bound = passed.path, bound != configured.path {
                 logger.info(
-                    "serving on the socket systemd passed, not the configured path",
-                    metadata: ["socket": "\(bound)", "configured": "\(configuration.socket.path)"]
+                    "serving on the socket systemd passed, not the configured path", metadata: ["socket": "\(bound)", "configured": "\(configured.path)"]
                 )
             }
             return RPCListener(channel: channel, activated: true, path: path, createdPath: nil)
         }
-        let path = configuration.socket.path
-        try SocketDirectory.prepare(configuration.socket)
+        let path = configured.path
+        try SocketDirectory.prepare(configured)
         try SocketDirectory.clearStale(path)
         // Created 0600 from the start: no window in which another user could connect.
         let previousMask = umask(0o177)
@@ -181,7 +182,7 @@ public final class Daemon: Sendable {
     /// unit does), its values also sit in our environment, which outranks the file: a reload would never
     /// see an edit. Variables whose value is exactly the file's at start-up are taken to come from the
     /// file and left to the file on reload.
-    static func reloadSources(_ sources: Configuration.Sources, configFile: String?) -> Configuration.Sources {
+    static func reloadSources(_ sources: SettingsSources, configFile: String?) -> SettingsSources {
         guard let configFile, let text = try? String(contentsOfFile: configFile, encoding: .utf8),
             let pairs = try? EnvironmentFile.parse(text, path: configFile)
         else { return sources }

@@ -3,6 +3,7 @@ import Logging
 /// The long-lived parts of a running daemon that its services share.
 struct DaemonParts: Sendable {
     let upstream: UpstreamService
+    let settings: CurrentSettings
     let statistics: DaemonStatistics
     let lifecycle: Lifecycle
     let usage: UsageAccounting

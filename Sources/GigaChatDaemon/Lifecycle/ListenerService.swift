@@ -61,7 +61,7 @@ struct ListenerService: Service {
         let lifecycle = parts.lifecycle
         let http = parts.http
         await lifecycle.set(.draining)
-        let timeout = await parts.upstream.configuration.drainTimeoutSeconds
+        let timeout = parts.settings.value.drainTimeoutSeconds
         let count = await lifecycle.runningRequests()
         parts.notifier.stopping(status: "shutting down: draining \(count) request(s), at most \(Self.seconds(timeout))")
         if timeout > 0 {

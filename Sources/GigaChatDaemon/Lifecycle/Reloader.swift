@@ -6,7 +6,7 @@ import Logging
 struct Reloader: Sendable {
     let parts: DaemonParts
     /// What a reload reads (see `Daemon.reloadSources`).
-    let sources: Configuration.Sources
+    let sources: SettingsSources
     /// The socket the daemon listens on, which only a restart can move.
     let socketPath: String
 
@@ -17,14 +17,15 @@ struct Reloader: Sendable {
         parts.logger.notice("reloading configuration and credentials")
         var failure: String?
         do {
-            let configuration = try Configuration.loadForDaemon(sources)
-            if configuration.socket.path != socketPath {
+            // Everything is read and checked before anything changes, so one bad setting refuses the
+            // whole reload.
+            let settings = try SettingsLoader.load(sources)
+            if settings.daemon.socket.path != socketPath {
                 parts.logger.warning("the socket path cannot change on reload; restart gigachatd to move it")
             }
-            // Checked before anything changes, so a bad HTTP setting refuses the whole reload.
-            let httpSettings = try parts.http.settings(for: configuration, environment: sources.environment)
-            try await parts.upstream.reload(configuration)
-            parts.http.apply(httpSettings)
+            try await parts.upstream.reload(settings.api, daemon: settings.daemon)
+            parts.settings.replace(with: settings.daemon)
+            parts.http.apply(settings.http)
             parts.logger.notice("configuration reloaded")
         } catch let error as ConfigurationError {
             failure = error.message

@@ -7,12 +7,15 @@ import ServiceLifecycle
 /// started with; the upstream limiter and the curl engine are shared, so the limit holds across swaps.
 actor UpstreamService {
     private(set) var client: GigaChatClient
+    /// The balance watcher's schedule: GIGACHATD_BALANCE_INTERVAL and GIGACHATD_BALANCE_WARN.
+    private var balanceSchedule: (interval: Double, warning: Int)
     let engine: CurlEngine
     let limiter: UpstreamLimiter
     let balance: BalanceWatcher
     private let logger: Logger
 
-    init(configuration: Configuration, logger: Logger) throws {
+    init(configuration: Configuration, daemon: DaemonSettings, logger: Logger) throws {
+        balanceSchedule = (daemon.balanceIntervalSeconds, daemon.balanceWarning)
         let engine = try CurlEngine()
         let limiter = UpstreamLimiter(limit: configuration.effectiveMaxConnections)
         self.engine = engine
@@ -27,12 +30,12 @@ actor UpstreamService {
     /// Starts fetching a token in the background.
     func start() async {
         await client.tokens.start()
-        await balance.start(client: client)
+        await balance.start(client: client, interval: balanceSchedule.interval, warning: balanceSchedule.warning)
     }
 
     /// Switches to a new configuration. Only new credentials (or a new way to fetch a token) get a new
     /// token manager; otherwise the current token, its refresh loop and its counters carry over.
-    func reload(_ configuration: Configuration) async throws {
+    func reload(_ configuration: Configuration, daemon: DaemonSettings) async throws {
         let sameTokenSource = configuration.tokenSource == client.configuration.tokenSource
         let replacement = try GigaChatClient(
             configuration: configuration, engine: engine, limiter: limiter, logger: logger,
@@ -46,7 +49,8 @@ actor UpstreamService {
         client = replacement
         await limiter.setLimit(configuration.effectiveMaxConnections)
         await replacement.tokens.start()
-        await balance.start(client: replacement)
+        balanceSchedule = (daemon.balanceIntervalSeconds, daemon.balanceWarning)
+        await balance.start(client: replacement, interval: balanceSchedule.interval, warning: balanceSchedule.warning)
     }
 
     func shutdown() async {

@@ -9,6 +9,7 @@ import UsageLedger
 /// final response per request id, also when the request fails or is cancelled.
 struct Connection: Sendable {
     let dispatcher: Dispatcher
+    let settings: CurrentSettings
     let statistics: DaemonStatistics
     let lifecycle: Lifecycle
     let admission: RequestAdmission
@@ -40,7 +41,7 @@ struct Connection: Sendable {
         channel.channel.closeFuture.whenComplete { _ in
             Task { await requests.cancelAll() }
         }
-        let stallSeconds = await dispatcher.upstream.configuration.clientStallTimeoutSeconds
+        let stallSeconds = settings.value.clientStallTimeoutSeconds
         do {
             try await channel.executeThenClose { inbound, outbound in
                 let writer = LineWriter(outbound: outbound, allocator: channel.channel.allocator, eventLoop: channel.channel.eventLoop)
@@ -144,7 +145,7 @@ struct Connection: Sendable {
         if !(await lifecycle.acceptsRequests), request.method != RPCMethod.status {
             return try await refuse(RPCError(.shuttingDown, "gigachatd is shutting down and takes no new requests"))
         }
-        let configuration = await dispatcher.upstream.configuration
+        let configuration = settings.value
         var deadline = Durations.from(seconds: configuration.requestTimeoutSeconds)
         switch request.params["deadline_ms"] {
         case nil, .null?:
@@ -241,7 +242,7 @@ struct Connection: Sendable {
         params.markConsumed()
         timer.cancel()
         if let ending = await requests.finish(key) {
-            result = Self.result(result, endedBy: ending, deadline: deadline, configuration: await dispatcher.upstream.configuration)
+            result = Self.result(result, endedBy: ending, deadline: deadline, configuration: settings.value)
         } else if case .failure(let error) = result, await lifecycle.endingRemainingRequests {
             // Ended by the drain, not by its client: say so, and keep what was streamed (data.partial).
             result = .failure(RPCError(.shuttingDown, "gigachatd shut down before the request finished (GIGACHATD_DRAIN_TIMEOUT)", data: error.data))
@@ -280,7 +281,7 @@ struct Connection: Sendable {
         _ result: Result<JSONValue, RPCError>,
         endedBy ending: ConnectionRequests.Ending,
         deadline: Duration,
-        configuration: Configuration
+        configuration: DaemonSettings
     ) -> Result<JSONValue, RPCError> {
         var data = JSONObject()
         switch result {

@@ -10,6 +10,7 @@ struct Exchange: Sendable {
     let control: RequestControl
     let client: GigaChatClient
     let settings: OpenAISettings
+    let limits: OpenAISettings.Limits
     let services: Services
     let logger: Logger
 
@@ -31,7 +32,7 @@ struct Exchange: Sendable {
     func failure(_ error: APIError) -> OpenAIError {
         switch control.ending {
         case .deadline?:
-            let seconds = client.configuration.requestTimeoutSeconds
+            let seconds = limits.requestTimeoutSeconds
             return OpenAIError(
                 .gatewayTimeout,
                 "the request did not finish within \(Durations.text(seconds: seconds)) (GIGACHATD_REQUEST_TIMEOUT)",

@@ -170,7 +170,10 @@ let package = Package(
         ),
         .testTarget(
             name: "GigaChatAPITests",
-            dependencies: ["CurlHTTP", "GigaChatAPI", "GigaChatProtocol", "TestSupport"],
+            dependencies: [
+                "CurlHTTP", "GigaChatAPI", "GigaChatProtocol", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
@@ -193,8 +196,10 @@ let package = Package(
         .testTarget(
             name: "GigaChatDaemonTests",
             dependencies: [
+                "GigaChatAPI",
                 "GigaChatDaemon",
                 "GigaChatProtocol",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

@@ -8,6 +8,22 @@ let strict: [SwiftSetting] = [
     .treatAllWarnings(as: .error),
 ]
 
+/// Release executables carry the Swift runtime (and Foundation) inside: gigachatctl then starts like a
+/// small C program and the daemon maps far fewer shared objects. Set here, so a plain
+/// `swift build -c release` builds what is measured and shipped; debug builds stay dynamic (faster links).
+///
+/// Only the link step sees this flag (the dependencies are compiled as for a dynamic runtime), so the
+/// libraries static Foundation needs, which it would otherwise name itself, are named here.
+let staticRuntimeInRelease: [LinkerSetting] = [
+    .unsafeFlags(
+        ["-static-stdlib", "-Xlinker", "--start-group"]
+            + ["Foundation", "FoundationInternationalization", "FoundationEssentials", "CoreFoundation", "_FoundationCShims", "_FoundationCollections",
+                "_FoundationICU", "swiftSynchronization", "swiftDispatch", "dispatch", "BlocksRuntime"].flatMap { ["-Xlinker", "-l" + $0] }
+            + ["-Xlinker", "--end-group"],
+        .when(configuration: .release)
+    )
+]
+
 let package = Package(
     name: "gigachatd",
     products: [
@@ -138,7 +154,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            linkerSettings: staticRuntimeInRelease
         ),
         .executableTarget(
             name: "gigachatctl",
@@ -147,7 +164,8 @@ let package = Package(
                 "GigaChatProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            linkerSettings: staticRuntimeInRelease
         ),
 
         // What several test targets share: the seeded generator of the fuzz tests.

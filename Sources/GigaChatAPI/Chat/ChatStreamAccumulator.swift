@@ -44,6 +44,9 @@ public struct ChatStreamAccumulator: Sendable {
             sawDone = true
             return []
         }
+        if let common = ChatChunkScanner.scan(event.data) {
+            return fold(common)
+        }
         let chunk: JSONValue
         do {
             chunk = try JSONValue(parsing: event.data)
@@ -98,6 +101,24 @@ public struct ChatStreamAccumulator: Sendable {
             if !piece.isEmpty { deltas.append(piece) }
         }
         return deltas
+    }
+
+    /// A chunk of the common shape, as `consume` folds the same chunk from its tree.
+    private mutating func fold(_ chunk: ChatChunkScanner.Chunk) -> [ChatDelta] {
+        chunkCount += 1
+        if let value = chunk.model { model = .string(value) }
+        if let value = chunk.created { created = .int(value) }
+        if let value = chunk.object { object = .string(value) }
+        let index = Int(truncatingIfNeeded: chunk.index)
+        var piece = ChatDelta(index: index, content: chunk.content)
+        update(index) { choice in
+            if let role = chunk.role {
+                choice.role = role
+                piece.role = role
+            }
+            choice.content += chunk.content
+        }
+        return piece.isEmpty ? [] : [piece]
     }
 
     private mutating func update(_ index: Int, _ body: (inout Choice) -> Void) {

@@ -34,9 +34,15 @@ struct ChatChunkScanner {
         self.bytes = bytes
     }
 
-    static func scan(_ data: [UInt8]) -> Chunk? {
+    /// Strings that repeat in every chunk (model, object): when the bytes are those of the previous
+    /// chunk's, its String is reused instead of validating the bytes again.
+    private var previous: Chunk?
+
+    /// - Parameter previous: the last chunk scanned from the same stream, if any.
+    static func scan(_ data: [UInt8], previous: Chunk? = nil) -> Chunk? {
         data.withUnsafeBufferPointer { buffer in
             var scanner = ChatChunkScanner(buffer)
+            scanner.previous = previous
             guard let chunk = scanner.topLevel() else { return nil }
             scanner.skipSpace()
             return scanner.position == buffer.count ? chunk : nil
@@ -59,10 +65,10 @@ struct ChatChunkScanner {
                 guard chunk.created == nil, let value = integer() else { return nil }
                 chunk.created = value
             case .model:
-                guard chunk.model == nil, let value = string() else { return nil }
+                guard chunk.model == nil, let value = string(reusing: previous?.model) else { return nil }
                 chunk.model = value
             case .object:
-                guard chunk.object == nil, let value = string() else { return nil }
+                guard chunk.object == nil, let value = string(reusing: previous?.object) else { return nil }
                 chunk.object = value
             case .other:
                 guard skipScalar() else { return nil }
@@ -184,19 +190,33 @@ struct ChatChunkScanner {
         case UInt8(ascii: "f"): return literal("false")
         case UInt8(ascii: "n"): return literal("null")
         default:
-            // A number: only the bytes a JSON number may hold; the full parser judges the rest.
-            let start = position
-            while position < bytes.count {
-                let byte = bytes[position]
-                guard
-                    (0x30...0x39).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: ".")
-                        || byte | 0x20 == UInt8(ascii: "e")
-                else { break }
-                position += 1
-            }
-            guard position > start else { return false }
-            return (try? JSONParser.parse(UnsafeBufferPointer(rebasing: bytes[start..<position]))) != nil
+            return skipNumber()
         }
+    }
+
+    /// A JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    private mutating func skipNumber() -> Bool {
+        var index = position
+        func digits() -> Int {
+            let start = index
+            while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+            return index - start
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let integerStart = index
+        let integerDigits = digits()
+        guard integerDigits > 0, integerDigits == 1 || bytes[integerStart] != 0x30 else { return false }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { return false }
+        }
+        if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { return false }
+        }
+        position = index
+        return true
     }
 
     private mutating func literal(_ word: String) -> Bool {
@@ -229,9 +249,11 @@ struct ChatChunkScanner {
         return span
     }
 
-    /// A string: raw UTF-8 between the quotes when it has no escapes, else decoded by `JSONParser`.
-    private mutating func string() -> String? {
+    /// A string: raw UTF-8 between the quotes when it has no escapes, else decoded by `JSONParser`;
+    /// `known` when the raw bytes are exactly its UTF-8.
+    private mutating func string(reusing known: String? = nil) -> String? {
         guard let (start, end, escaped) = stringSpan() else { return nil }
+        if !escaped, let known, UnsafeBufferPointer(rebasing: bytes[start..<end]).elementsEqual(known.utf8) { return known }
         if escaped {
             guard case .string(let text)? = try? JSONParser.parse(UnsafeBufferPointer(rebasing: bytes[(start - 1)...end])) else { return nil }
             return text

@@ -35,6 +35,8 @@ public struct ChatStreamAccumulator: Sendable {
     private var usage: JSONValue?
     public private(set) var sawDone = false
     public private(set) var chunkCount = 0
+    /// The last chunk the scanner read, whose repeating strings the next one may reuse.
+    private var lastScanned: ChatChunkScanner.Chunk?
 
     public init() {}
 
@@ -44,7 +46,8 @@ public struct ChatStreamAccumulator: Sendable {
             sawDone = true
             return []
         }
-        if let common = ChatChunkScanner.scan(event.data) {
+        if let common = ChatChunkScanner.scan(event.data, previous: lastScanned) {
+            lastScanned = common
             return fold(common)
         }
         let chunk: JSONValue

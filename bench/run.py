@@ -652,6 +652,11 @@ async def _lean_main(sock: str, streams: int, n: int, size: int, pace: int, out:
         finally:
             writer.close()
 
+    await _gather_readers(one, streams, out, lat)
+
+
+async def _gather_readers(one: Callable[[], Any], streams: int, out: str, lat: list[int]) -> None:
+    """Runs `streams` readers at once and writes what they measured, with this process's CPU."""
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     res = await asyncio.gather(*(one() for _ in range(streams)), return_exceptions=True)
@@ -703,11 +708,7 @@ async def _bare_main(base_url: str, ca_file: str, token: str, streams: int, n: i
         finally:
             writer.close()
 
-    r0 = resource.getrusage(resource.RUSAGE_SELF)
-    t0 = time.perf_counter()
-    res = await asyncio.gather(*(one() for _ in range(streams)), return_exceptions=True)
-    t1 = time.perf_counter()
-    _dump_readers(out, res, lat, t0, t1, r0, resource.getrusage(resource.RUSAGE_SELF))
+    await _gather_readers(one, streams, out, lat)
 
 
 def _raw_reader(sock: str, model: str, out: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from typing import Any
+from typing import Any, Optional
 
 from . import v2 as fake_v2
 from .handler import BaseHandler
@@ -25,14 +25,23 @@ class EndpointRoutes(BaseHandler):
         else:
             self._send_api_error(404, "No such model")
 
-    def _embeddings(self, rec: RecordedRequest) -> None:
+    def _json_and_model(self, rec: RecordedRequest) -> Optional[tuple[dict[str, Any], str]]:
+        """The JSON body and the model it names; None once the error (not JSON, no model) is sent."""
         body = self._require_json(rec)
         if body is None:
-            return
-        model, inputs = body.get("model"), body.get("input")
+            return None
+        model = body.get("model")
         if not isinstance(model, str) or not model:
             self._send_api_error(422, "Invalid params: model is required")
+            return None
+        return body, model
+
+    def _embeddings(self, rec: RecordedRequest) -> None:
+        asked = self._json_and_model(rec)
+        if asked is None:
             return
+        body, model = asked
+        inputs = body.get("input")
         if dict(MODELS).get(model) != "embedder":
             self._send_api_error(404, "No such model")
             return
@@ -77,13 +86,12 @@ class EndpointRoutes(BaseHandler):
     def _ai_check(self, rec: RecordedRequest) -> None:
         # Request {"input", "model"} (SDK api/tools.py); the model must be an "aicheck" one (recorded
         # model list). Status and message for a missing model are guesses.
-        body = self._require_json(rec)
-        if body is None:
+        asked = self._json_and_model(rec)
+        if asked is None:
             return
-        text, model = body.get("input"), body.get("model")
-        if not isinstance(model, str) or not model:
-            self._send_api_error(422, "Invalid params: model is required")
-        elif model not in fake_v2.AI_CHECK_MODELS:
+        body, model = asked
+        text = body.get("input")
+        if model not in fake_v2.AI_CHECK_MODELS:
             self._send_api_error(404, "No such model")
         elif not isinstance(text, str):
             self._send_api_error(422, "Invalid params: input must be a string")

@@ -776,7 +776,7 @@ class Bench:
         self.c = Counts.quick() if args.quick else Counts()
         self.tmp = tmp
         self.out = outdir
-        bins = Path(args.bin_dir)
+        bins = Path(args.bin_dir).resolve()  # the harness starts processes from other folders
         self.gigachatd = bins / "gigachatd"
         self.ctl = bins / "gigachatctl"
         for b in (self.gigachatd, self.ctl):
@@ -1336,7 +1336,7 @@ def tool_versions(args: argparse.Namespace, r: Results) -> dict[str, str]:
                            capture_output=True, text=True, timeout=60).stdout.strip()
     # The checkout's commit says what the binaries are only when they were built from it: a copy in
     # another --bin-dir is named, with when it was built.
-    bins = Path(args.bin_dir)
+    bins = Path(args.bin_dir).resolve()
     where = ""
     if bins.resolve() != (ROOT / ".build" / "release").resolve():
         with contextlib.suppress(OSError):

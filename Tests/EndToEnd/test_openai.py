@@ -412,6 +412,25 @@ def test_images_are_uploaded_once(front: Any, fake_api: FakeGigaChat) -> None:
     assert "data: URLs" in info.value.message
 
 
+def test_a_request_with_tools_keeps_its_images_and_options_on_v2(front: Any, fake_api: FakeGigaChat) -> None:
+    """Tools send the request to v2: the image goes as a files part, the sampling options and the
+    structured-output schema under model_options, and a stream still ends with the usage chunk."""
+    f = front()
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"v2" * 10).decode()
+    content = [{"type": "text", "text": "Что на картинке?"}, {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}}]
+    chunks = list(f.client().chat.completions.create(
+        model="GigaChat", messages=[{"role": "user", "content": content}], tools=[WEATHER], tool_choice="none",
+        temperature=0.3, max_tokens=50, stream=True, stream_options={"include_usage": True},
+    ))
+    (file_id,) = fake_api.state.files
+    sent = fake_api.state.v2_chat_requests[-1].json
+    assert sent["messages"][0]["content"] == [{"text": "Что на картинке?"}, {"files": [{"id": file_id}]}]
+    assert sent["model_options"] == {"temperature": 0.3, "max_tokens": 50}
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith("Echo: ")
+    usage = [c.usage for c in chunks if c.usage]
+    assert len(usage) == 1 and usage[0].total_tokens == usage[0].prompt_tokens + usage[0].completion_tokens > 0
+
+
 def test_unsupported_parameters_are_refused(front: Any, fake_api: FakeGigaChat) -> None:
     f = front()
     client = f.client()

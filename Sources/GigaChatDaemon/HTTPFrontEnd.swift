@@ -92,10 +92,6 @@ struct HTTPFrontEnd: Sendable {
         await server.beginDrain()
     }
 
-    func runningRequests() async -> Int {
-        await server.runningRequests()
-    }
-
     func waitUntilIdle() async {
         await server.waitUntilIdle()
     }

@@ -141,18 +141,9 @@ public final class OpenAIServer: Sendable {
         await registry.beginDrain()
     }
 
-    /// Requests being answered now.
-    public func runningRequests() async -> Int {
-        await registry.running
-    }
-
     /// Returns once no request is running, or once `endAll` ended them.
     public func waitUntilIdle() async {
         await registry.waitUntilIdle()
-    }
-
-    public func openConnections() async -> Int {
-        await registry.connections
     }
 
     /// Ends what still runs (503 where no answer began) and closes every connection.

@@ -1,8 +1,8 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The front end's open connections and running requests: for the daemon-wide request cap, for `status`,
-/// and for the drain (idle connections close at once, busy ones after their response, and what still
+/// The front end's open connections and running requests: for the daemon-wide request cap and for the
+/// drain (idle connections close at once, busy ones after their response, and what still
 /// runs when the drain time is over is ended).
 actor Registry {
     final class Entry: Sendable {
@@ -26,7 +26,6 @@ actor Registry {
     private var entries: [ObjectIdentifier: Slot] = [:]
     private(set) var draining = false
     private(set) var running = 0
-    private(set) var served = 0
     /// Request-body bytes all connections hold, capped like the JSON-RPC side's request lines.
     private(set) var heldBytes = 0
     /// Drains waiting for the running requests to end.
@@ -86,7 +85,6 @@ actor Registry {
             entries[ObjectIdentifier(entry)]?.busy = false
             entries[ObjectIdentifier(entry)]?.held = 0
         }
-        served += 1
         wakeIdleWaiters()
         return !draining
     }
@@ -103,8 +101,6 @@ actor Registry {
         idleWaiters = []
         for waiter in waiters { waiter.resume() }
     }
-
-    var connections: Int { entries.count }
 
     /// No new connections or requests; idle connections close now, busy ones after their response.
     func beginDrain() {

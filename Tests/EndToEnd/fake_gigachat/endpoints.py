@@ -36,6 +36,15 @@ class EndpointRoutes(BaseHandler):
             return None
         return body, model
 
+    def _input_texts(self, inputs: Any) -> Optional[list[str]]:
+        """`input` as a list of strings (one string is a list of one); None once the 422 is sent."""
+        if isinstance(inputs, str):
+            return [inputs]
+        if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+            self._send_api_error(422, "Invalid params: input must be a list of strings")
+            return None
+        return inputs
+
     def _embeddings(self, rec: RecordedRequest) -> None:
         asked = self._json_and_model(rec)
         if asked is None:
@@ -45,10 +54,8 @@ class EndpointRoutes(BaseHandler):
         if dict(MODELS).get(model) != "embedder":
             self._send_api_error(404, "No such model")
             return
-        if isinstance(inputs, str):
-            inputs = [inputs]
-        if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
-            self._send_api_error(422, "Invalid params: input must be a list of strings")
+        inputs = self._input_texts(inputs)
+        if inputs is None:
             return
         dim = self.fake.settings.embedding_dim
         data = [
@@ -65,10 +72,8 @@ class EndpointRoutes(BaseHandler):
         if not isinstance(model, str) or not self.fake.known_model(model):
             self._send_api_error(404, "No such model")
             return
-        if isinstance(inputs, str):
-            inputs = [inputs]
-        if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
-            self._send_api_error(422, "Invalid params: input must be a list of strings")
+        inputs = self._input_texts(inputs)
+        if inputs is None:
             return
         self._send_json(200, [{"object": "tokens", "tokens": fake_v2.tokens(t), "characters": len(t)} for t in inputs])
 
